@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! mydev: a page-backed buffer shared by every opener of `/dev/mydev`, through `read`/`write`
+//! and through `mmap` of the same memory.
+//!
+//! - `read`/`write` (and `pread`/`pwrite`) copy at the file position and advance it; a read at or
+//!   past the end returns 0, a write there fails with `ENOSPC`, and one crossing the end is short.
+//! - `mmap` maps any page-aligned range inside the buffer, shared only and never executable
+//!   (see [`vma::mmap`]).
+//! - `ioctl`: [`uapi::MYDEV_IOC_GET_SIZE`] and [`uapi::MYDEV_IOC_CLEAR`]; anything else is
+//!   `ENOTTY`.
+//! - `lseek` fails with `ESPIPE`: the 7.3 misc-device abstraction has no `llseek` hook, so the VFS
+//!   marks the file unseekable; positional I/O goes through `pread`/`pwrite`.
+//!
+//! The buffer is allocated at load, zeroed, and freed when the module is unloaded, which the
+//! kernel refuses while any file or mapping of the device exists (the file operations name this
+//! module as their owner, and a mapping holds its file).
+
+use kernel::{
+    fs::{
+        file::flags::{
+            O_ACCMODE,
+            O_RDONLY, //
+        },
+        File,
+        Kiocb, //
+    },
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    mm::virt::VmaNew,
+    page::PAGE_SIZE,
+    prelude::*,
+    seq_file::{
+        seq_print,
+        SeqFile, //
+    },
+    sync::{
+        Arc,
+        ArcBorrow, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+mod buffer;
+mod range;
+pub mod uapi;
+mod vma;
+
+use buffer::Buffer;
+
+module! {
+    type: MydevModule,
+    name: "mmap",
+    authors: ["mydev developers"],
+    description: "mydev: a memory-mapped character device (/dev/mydev)",
+    license: "GPL",
+    params: {
+        size: u64 {
+            default: 4096,
+            description: "Buffer size in bytes: a positive multiple of the page size, at most 1 GiB",
+        },
+    },
+}
+
+/// The loaded module: the buffer and the misc device that exposes it.
+#[pin_data(PinnedDrop)]
+struct MydevModule {
+    /// Declared, and so initialised, before `registration`: `open` can run as soon as the device
+    /// node exists, and it reaches this field.
+    buffer: Arc<Buffer>,
+    #[pin]
+    registration: MiscDeviceRegistration<Mydev>,
+}
+
+impl kernel::InPlaceModule for MydevModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let requested = module_parameters::size.value();
+        let buffer = range::pages_for_size(requested, PAGE_SIZE)
+            .ok_or_else(|| {
+                pr_err!(
+                    "invalid parameter size={}: must be a multiple of {} from {} to {}\n",
+                    requested,
+                    PAGE_SIZE,
+                    PAGE_SIZE,
+                    range::MAX_SIZE
+                );
+                EINVAL
+            })
+            .and_then(|npages| {
+                Buffer::new(npages).inspect_err(|_| {
+                    pr_err!("cannot allocate {} bytes for the buffer\n", requested);
+                })
+            })
+            .and_then(|buffer| Ok(Arc::new(buffer, GFP_KERNEL)?));
+
+        try_pin_init!(Self {
+            buffer: buffer?,
+            registration <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"mydev" }),
+        })
+        .pin_chain(|this| {
+            pr_info!("created /dev/mydev, size {} bytes\n", this.buffer.size());
+            Ok(())
+        })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for MydevModule {
+    fn drop(self: Pin<&mut Self>) {
+        pr_info!("removed /dev/mydev\n");
+    }
+}
+
+/// The file operations of `/dev/mydev`. Each open file holds a reference to the shared buffer.
+struct Mydev;
+
+#[vtable]
+impl MiscDevice for Mydev {
+    type Ptr = Arc<Buffer>;
+
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Buffer>> {
+        let misc: *const MiscDeviceRegistration<Self> = misc;
+        // SAFETY: The only `MiscDeviceRegistration<Mydev>` is the `registration` field of the
+        // pinned `MydevModule`, which outlives every open (deregistration waits for `open` to
+        // return), so the containing struct is valid to borrow for this call.
+        let module = unsafe { &*kernel::container_of!(misc.cast_mut(), MydevModule, registration) };
+        Ok(module.buffer.clone())
+    }
+
+    fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let buffer = kiocb.file();
+        let read = buffer.read_to(kiocb.ki_pos(), iov)?;
+        advance(kiocb.ki_pos_mut(), read)?;
+        Ok(read)
+    }
+
+    fn write_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let buffer = kiocb.file();
+        let written = buffer.write_from(kiocb.ki_pos(), iov)?;
+        advance(kiocb.ki_pos_mut(), written)?;
+        Ok(written)
+    }
+
+    fn mmap(buffer: ArcBorrow<'_, Buffer>, _file: &File, vma: &VmaNew) -> Result {
+        vma::mmap(&buffer, vma)
+    }
+
+    fn ioctl(buffer: ArcBorrow<'_, Buffer>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            uapi::MYDEV_IOC_GET_SIZE => {
+                let size = u64::try_from(buffer.size()).map_err(|_| EOVERFLOW)?;
+                let mut writer = UserSlice::new(UserPtr::from_addr(arg), size_of::<u64>()).writer();
+                writer.write(&size)?;
+                Ok(0)
+            }
+            uapi::MYDEV_IOC_CLEAR => {
+                if file.flags() & O_ACCMODE == O_RDONLY {
+                    return Err(EBADF);
+                }
+                buffer.clear();
+                Ok(0)
+            }
+            _ => Err(ENOTTY),
+        }
+    }
+
+    fn show_fdinfo(buffer: ArcBorrow<'_, Buffer>, m: &SeqFile, _file: &File) {
+        seq_print!(m, "mydev-size:\t{}\n", buffer.size());
+    }
+}
+
+/// Moves the file position `pos` forward by `count` bytes, which were just transferred.
+fn advance(pos: &mut i64, count: usize) -> Result {
+    let count = i64::try_from(count).map_err(|_| EOVERFLOW)?;
+    *pos = pos.checked_add(count).ok_or(EOVERFLOW)?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mapping the buffer into user space: the `mmap` checks and the page-fault handler.
+//!
+//! 7.3's Rust VMA abstraction (`kernel::mm::virt`) covers the flags, but has no getter for
+//! `vm_pgoff` and no way to install `vm_operations_struct`; without a fault handler a page that
+//! leaves a mapping (`madvise(MADV_DONTNEED)`, page-table reclaim) would raise `SIGBUS` when
+//! touched again. This file is the only place that reaches past the abstraction, and each raw
+//! access says why it is sound.
+//!
+//! Pages are inserted lazily, one per fault, with `vmf_insert_page_mkwrite()`, which takes its own
+//! reference on the page: a page stays alive while any page table maps it, whatever the module
+//! does.
+
+use crate::{
+    buffer::Buffer,
+    range, //
+};
+use kernel::{
+    bindings,
+    mm::virt::{
+        flags,
+        VmaNew, //
+    },
+    page::PAGE_SHIFT,
+    prelude::*, //
+};
+
+/// The operations of every mydev VMA: only `fault`.
+const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
+    fault: Some(fault),
+    ..pin_init::zeroed()
+};
+
+/// Sets up a new mapping of `buffer`, called from the `mmap` file operation.
+///
+/// - Private mappings are refused with `EINVAL`: a private copy of device memory silently
+///   detaches from every other user's view, which is never what a user of a shared buffer wants
+///   (`udmabuf` refuses them too).
+/// - Executable mappings are refused with `EPERM`, and `VM_MAYEXEC` is cleared so that
+///   `mprotect(PROT_EXEC)` fails later (W^X: anyone who can open the device can write it).
+/// - The range must lie inside the buffer (`EINVAL` otherwise), compared in page units.
+/// - `VM_DONTEXPAND` makes a growing `mremap` fail.
+///
+/// The file keeps `buffer` alive (the file's private data holds an `Arc` of it), and the VMA holds a
+/// reference to the file for its whole life, so the pointer stored in `vm_private_data` stays
+/// valid for as long as `fault` can be called on this VMA.
+pub(crate) fn mmap(buffer: &Buffer, vma: &VmaNew) -> Result {
+    if vma.flags() & flags::MAYSHARE == 0 {
+        return Err(EINVAL);
+    }
+    if vma.executable() {
+        return Err(EPERM);
+    }
+    vma.try_clear_mayexec()?;
+
+    // SAFETY: `vma` is undergoing initial setup in the `mmap` hook, so it is valid and its
+    // `vm_pgoff` is not being changed concurrently; reading an integer field is enough.
+    let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
+    let pgoff = usize::try_from(pgoff).map_err(|_| EINVAL)?;
+    let vma_pages = vma.end().checked_sub(vma.start()).ok_or(EINVAL)? >> PAGE_SHIFT;
+    if !range::mapping_fits(pgoff, vma_pages, buffer.npages()) {
+        return Err(EINVAL);
+    }
+
+    vma.set_dontexpand();
+    vma.set_mixedmap();
+
+    let raw = vma.as_ptr();
+    // SAFETY: `vma` is undergoing initial setup in the `mmap` hook: nothing else reads or writes
+    // these two fields yet. `VM_OPS` is a constant promoted to a `'static`, and the buffer pointer
+    // outlives the VMA as explained above.
+    unsafe {
+        (*raw).vm_ops = &VM_OPS;
+        (*raw).vm_private_data = core::ptr::from_ref(buffer).cast_mut().cast();
+    }
+    Ok(())
+}
+
+/// The page-fault handler of mydev VMAs: inserts the buffer page that backs the faulting address.
+///
+/// # Safety
+///
+/// The core mm calls this with a valid `vmf` for a fault in a VMA set up by [`mmap`], holding the
+/// mmap lock or the VMA's read lock for the duration of the call.
+unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+    // SAFETY: `vmf` is valid for the duration of the call (this function's safety requirement).
+    let (vma, pgoff) = unsafe { ((*vmf).__bindgen_anon_1.vma, (*vmf).__bindgen_anon_1.pgoff) };
+    // SAFETY: `vma` is the faulting VMA, valid and locked for the call; `mmap` stored a pointer to
+    // a `Buffer` in `vm_private_data` before the VMA became visible, and never changes it. The
+    // VMA keeps the file, and so the buffer, alive.
+    let buffer = unsafe { &*(*vma).vm_private_data.cast::<Buffer>() };
+
+    let page = match usize::try_from(pgoff).ok().and_then(|index| buffer.page(index)) {
+        Some(page) => page,
+        None => return bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t,
+    };
+    // SAFETY: `vmf` is valid (see above), and `page` is an order-0 page owned by the buffer;
+    // `vmf_insert_page_mkwrite` takes its own reference for the page-table entry. `false` keeps
+    // the usual write-fault handling of the core mm (the VMA is always shared).
+    unsafe { bindings::vmf_insert_page_mkwrite(vmf, page.as_ptr(), false) }
+}
