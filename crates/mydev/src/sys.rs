@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every `unsafe` operation of the crate: the two ioctls and the mapping.
+
+use crate::uapi;
+use crate::{Error, ErrorKind};
+use rustix::ioctl::{ioctl, Getter, NoArg};
+use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::ptr::NonNull;
+
+/// The system's page size.
+pub fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+/// Asks the device for its size (`MYDEV_IOC_GET_SIZE`).
+pub(crate) fn get_size(file: &File) -> io::Result<u64> {
+    // SAFETY: `MYDEV_IOC_GET_SIZE` is `_IOR(0xB9, 1, __u64)`: the driver writes exactly one `u64`
+    // to the pointer, which `Getter` provides and owns.
+    let size = unsafe { ioctl(file, Getter::<{ uapi::MYDEV_IOC_GET_SIZE as _ }, u64>::new()) }?;
+    Ok(size)
+}
+
+/// Zeroes the buffer (`MYDEV_IOC_CLEAR`).
+pub(crate) fn clear(file: &File) -> io::Result<()> {
+    // SAFETY: `MYDEV_IOC_CLEAR` is `_IO(0xB9, 2)`: it takes no argument and touches no user memory.
+    unsafe { ioctl(file, NoArg::<{ uapi::MYDEV_IOC_CLEAR as _ }>::new()) }?;
+    Ok(())
+}
+
+/// A shared mapping of part of the device buffer, unmapped on drop.
+///
+/// The bytes can change at any time (other processes, `write` calls), so the safe methods copy
+/// with volatile accesses and never hand out references.
+///
+/// # Invariants
+///
+/// `ptr` is the start of a live shared mapping of `len` bytes (`len > 0`), readable, and writable
+/// when `writable`; it stays mapped until `drop`.
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+    offset: usize,
+    writable: bool,
+}
+
+// SAFETY: The mapping is plain shared memory; moving the owner to another thread is fine, and all
+// safe accessors are volatile copies that tolerate concurrent changes.
+unsafe impl Send for Mapping {}
+// SAFETY: As above: `&Mapping` only allows volatile copies, which are sound from any thread.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    pub(crate) fn new(file: &File, offset: usize, len: usize, writable: bool) -> io::Result<Self> {
+        let prot = if writable { ProtFlags::READ | ProtFlags::WRITE } else { ProtFlags::READ };
+        let offset_u64 = u64::try_from(offset).map_err(|_| io::Error::from(rustix::io::Errno::INVAL))?;
+        // SAFETY: A new mapping at an address the kernel chooses (null hint) aliases no Rust
+        // object; `len` and `offset` were checked by the caller, and the kernel checks them again.
+        let ptr = unsafe { mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, file, offset_u64) }?;
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        // INVARIANT: a live shared mapping of `len` bytes with the protections above.
+        Ok(Self { ptr, len, offset, writable })
+    }
+
+    /// The length of the mapping in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: the device never maps an empty range.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The offset in the device buffer where the mapping starts.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Whether stores through the mapping are allowed.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The address of the first mapped byte.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    fn check(&self, offset: usize, len: usize) -> Result<(), Error> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(Error::out_of_bounds(Path::new("mapping"), offset, len, self.len)),
+        }
+    }
+
+    /// Copies `buf.len()` bytes from `offset` of the mapping into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::OutOfBounds`] when the range leaves the mapping.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
+        self.check(offset, buf.len())?;
+        for (i, out) in buf.iter_mut().enumerate() {
+            // SAFETY: `offset + i < len` (checked above), so the address is inside the live,
+            // readable mapping (type invariant); volatile reads tolerate concurrent stores.
+            *out = unsafe { self.ptr.as_ptr().add(offset + i).read_volatile() };
+        }
+        Ok(())
+    }
+
+    /// The byte at `offset` of the mapping.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::OutOfBounds`] when `offset` is not inside the mapping.
+    pub fn byte(&self, offset: usize) -> Result<u8, Error> {
+        let mut b = [0u8];
+        self.read(offset, &mut b)?;
+        Ok(b[0])
+    }
+
+    /// Copies `buf` into the mapping at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::OutOfBounds`] when the range leaves the mapping, [`ErrorKind::Map`] with
+    /// `EACCES` when the mapping is read-only.
+    pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), Error> {
+        self.check(offset, buf.len())?;
+        if !self.writable {
+            return Err(Error::new(ErrorKind::Map, Path::new("mapping"), io::Error::from(rustix::io::Errno::ACCESS)));
+        }
+        for (i, b) in buf.iter().enumerate() {
+            // SAFETY: `offset + i < len` (checked above), so the address is inside the live,
+            // writable mapping (type invariant, `writable` checked); volatile stores tolerate
+            // concurrent accesses.
+            unsafe { self.ptr.as_ptr().add(offset + i).write_volatile(*b) };
+        }
+        Ok(())
+    }
+
+    /// Borrows the mapping as a byte slice.
+    ///
+    /// # Safety
+    ///
+    /// For as long as the slice lives, nothing may change the mapped bytes: no store through any
+    /// mapping of the same device range (in this or any other process), and no `write`, `pwrite`
+    /// or clear ioctl on the device. Otherwise the slice's bytes would change under a shared
+    /// reference, which is undefined behaviour.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: The mapping is live and readable for `len` bytes (type invariant); the caller
+        // guarantees that the bytes do not change while the slice exists.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Borrows the mapping as a mutable byte slice.
+    ///
+    /// # Safety
+    ///
+    /// The mapping must be writable, and for as long as the slice lives nothing else may read or
+    /// change the mapped bytes: no access through any other mapping of the same range (in any
+    /// process) and no `read`, `write` or ioctl on the device.
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: The mapping is live for `len` bytes (type invariant); the caller guarantees it
+        // is writable and that the access is exclusive while the slice exists.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` describe a mapping this value owns (type invariant); no reference
+        // into it can outlive `self`, since the slice accessors borrow `self`.
+        // An error here cannot be reported from `drop`, and leaves at worst a stale mapping.
+        let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
