@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A guest run: the initramfs (busybox, `/init`, the module, the tools, the job), QEMU, and what
+//! came back on each channel.
+
+use crate::kernel::Kernel;
+use crate::paths::Paths;
+use crate::qemu::{self, Accel, Console, Ended, QemuConfig};
+use crate::tools::Tools;
+use crate::ui::{fmt_duration, Phase};
+use crate::{initramfs::Initramfs, verdict};
+use anyhow::{Context, Result};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The guest's `/init`.
+const INIT: &str = include_str!("../guest/init.sh");
+
+/// What the guest does once the module is loaded.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// Runs this shell script in `/work`, output on the output channel.
+    Script(String),
+    /// A login shell on the console.
+    Interactive,
+    /// `/init` exits, which panics the kernel (a harness self-test).
+    Crash,
+}
+
+/// Everything one guest run needs.
+#[derive(Debug, Clone)]
+pub struct GuestSpec<'a> {
+    /// Names the run directory (`target/mydev/runs/<label>`).
+    pub label: &'a str,
+    pub kernel: &'a Kernel,
+    pub module: &'a Path,
+    pub tools: &'a Tools,
+    /// `insmod` parameters, `NAME=VALUE`.
+    pub params: &'a [String],
+    /// Host files copied into `/work`, by file name.
+    pub files: &'a [PathBuf],
+    pub job: Job,
+    pub timeout: Option<Duration>,
+    pub accel: Accel,
+    pub memory_mib: u32,
+    pub cpus: u32,
+    /// Copy the output channel to stdout as it arrives.
+    pub stream: bool,
+}
+
+/// What a guest run produced.
+#[derive(Debug, Clone)]
+pub struct GuestRun {
+    pub output: String,
+    pub console: String,
+    pub status: Option<i32>,
+    pub ended: Ended,
+    pub console_log: PathBuf,
+    pub elapsed: Duration,
+}
+
+impl GuestRun {
+    /// Why this run failed regardless of what its job printed: a timeout, a missing status, or
+    /// kernel trouble in the log. Empty for a clean run.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.ended == Ended::TimedOut {
+            p.push("the guest timed out and was killed".to_string());
+        } else if self.status.is_none() {
+            p.push("the guest stopped without reporting a status (crashed or panicked)".to_string());
+        }
+        let trouble = verdict::kernel_trouble(&self.console);
+        if !trouble.is_empty() {
+            p.push(format!("the kernel log shows trouble:\n{}", trouble.join("\n")));
+        }
+        p
+    }
+}
+
+/// Shell-quotes `words` into one command line.
+pub fn shell_words(words: &[String]) -> String {
+    words.iter().map(|w| qemu::shell_quote(w)).collect::<Vec<_>>().join(" ")
+}
+
+fn initramfs(spec: &GuestSpec<'_>) -> Result<Initramfs> {
+    let mut fs = Initramfs::new();
+    for d in ["proc", "sys", "dev", "tmp", "run", "root", "work"] {
+        fs.dir(d);
+    }
+    fs.file("init", INIT, 0o755);
+    fs.host_file("bin/busybox", Path::new("/bin/busybox")).context("busybox-static is a harness dependency")?;
+    fs.symlink("bin/sh", "busybox");
+    fs.host_file("lib/modules/mmap.ko", spec.module)?;
+    fs.host_file("bin/user_test", &spec.tools.user_test)?;
+    for (name, bin) in &spec.tools.suites {
+        fs.host_file(&format!("opt/mydev/{name}"), bin)?;
+    }
+    fs.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/tmp:/bin/sh\n", 0o644);
+    fs.file("etc/group", "root:x:0:\nnogroup:x:65534:\n", 0o644);
+    let mode = match spec.job {
+        Job::Script(_) => "job",
+        Job::Interactive => "interactive",
+        Job::Crash => "crash",
+    };
+    fs.file("etc/mydev/env", format!("MYDEV_PARAMS={}\nMYDEV_MODE={mode}\n", qemu::shell_quote(&spec.params.join(" "))), 0o644);
+    if let Job::Script(s) = &spec.job {
+        fs.file("etc/mydev/job.sh", s.as_bytes(), 0o755);
+    }
+    for f in spec.files {
+        let name = f.file_name().and_then(|n| n.to_str()).with_context(|| format!("{}: not a file name", f.display()))?;
+        fs.host_file(&format!("work/{name}"), f)?;
+    }
+    Ok(fs)
+}
+
+/// Boots a guest and runs its job.
+pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
+    let dir = paths.work.join("runs").join(spec.label);
+    std::fs::create_dir_all(&dir)?;
+    let initrd = dir.join("initramfs.cpio");
+    std::fs::write(&initrd, initramfs(spec)?.to_cpio())?;
+    let console_log = dir.join("console.log");
+    let output = dir.join("output.log");
+    let control = dir.join("control.log");
+    let interactive = matches!(spec.job, Job::Interactive);
+    let mut cmdline = "console=ttyS0 panic=-1 rdinit=/init".to_string();
+    if !spec.kernel.profile.cmdline.is_empty() {
+        cmdline.push(' ');
+        cmdline.push_str(spec.kernel.profile.cmdline);
+    }
+    let config = QemuConfig {
+        kernel: spec.kernel.bzimage(),
+        initrd,
+        cmdline,
+        accel: spec.accel,
+        memory_mib: spec.memory_mib,
+        cpus: spec.cpus,
+        console: if interactive { Console::Terminal(console_log.clone()) } else { Console::File(console_log.clone()) },
+        output: output.clone(),
+        control: control.clone(),
+    };
+    qemu::check_kernel(&config.kernel)?;
+    let command_file = dir.join("qemu-command.txt");
+    std::fs::write(&command_file, config.command_line() + "\n")?;
+    let phase = Phase::start(
+        "guest",
+        &format!(
+            "booting the {} kernel: accelerator {}{}, {} CPUs, {} MiB, module parameters [{}]",
+            spec.kernel.profile.name,
+            spec.accel.name(),
+            if spec.accel == Accel::Tcg { " (software emulation; KVM guests hang at boot on these machines)" } else { "" },
+            spec.cpus,
+            spec.memory_mib,
+            spec.params.join(" "),
+        ),
+    );
+    phase.note(&format!("QEMU command: {}", command_file.display()));
+    phase.note(&format!("console log: {}", console_log.display()));
+    if let Some(t) = spec.timeout {
+        phase.note(&format!("timeout: {}", fmt_duration(t)));
+    }
+    let start = Instant::now();
+    let mut tail = Tail::new(&output);
+    let ended = qemu::run(&config, spec.timeout, || {
+        if spec.stream {
+            tail.copy_new_to_stdout();
+        }
+    })?;
+    let elapsed = start.elapsed();
+    let read = |p: &Path| std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let run = GuestRun {
+        output: read(&output),
+        console: read(&console_log),
+        status: verdict::reported_status(&read(&control)),
+        ended,
+        console_log,
+        elapsed,
+    };
+    let how = match (run.ended, run.status) {
+        (Ended::TimedOut, _) => "timed out, killed".to_string(),
+        (_, Some(s)) => format!("guest reported status {s}"),
+        (_, None) => "no status reported".to_string(),
+    };
+    phase.done(&how);
+    Ok(run)
+}
+
+/// Follows a growing file and copies what is new to stdout.
+struct Tail {
+    path: PathBuf,
+    pos: u64,
+}
+
+impl Tail {
+    fn new(path: &Path) -> Self {
+        Self { path: path.to_path_buf(), pos: 0 }
+    }
+
+    fn copy_new_to_stdout(&mut self) {
+        let Ok(mut f) = std::fs::File::open(&self.path) else { return };
+        if f.seek(SeekFrom::Start(self.pos)).is_err() {
+            return;
+        }
+        let mut buf = Vec::new();
+        if let Ok(n) = f.read_to_end(&mut buf) {
+            self.pos += n as u64;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&buf);
+            let _ = out.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_reports_status_on_the_control_channel() {
+        assert!(INIT.contains("echo \"mydev-status $1\" > $CTL"));
+        assert!(INIT.contains("> $OUT 2>&1"));
+    }
+
+    #[test]
+    fn shell_words_round_trip_through_sh() {
+        let words = vec!["echo".to_string(), "a b".to_string(), "it's".to_string(), "$HOME".to_string()];
+        let out = std::process::Command::new("sh").args(["-c", &shell_words(&words)]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b it's $HOME\n");
+    }
+
+    #[test]
+    fn problems_of_a_run() {
+        let run = |ended, status, console: &str| GuestRun {
+            output: String::new(),
+            console: console.to_string(),
+            status,
+            ended,
+            console_log: PathBuf::new(),
+            elapsed: Duration::ZERO,
+        };
+        assert!(run(Ended::Exited, Some(0), "[ 1.0] fine\n").problems().is_empty());
+        assert!(run(Ended::Exited, Some(1), "").problems().is_empty(), "a failing job is not a harness problem");
+        assert!(run(Ended::TimedOut, None, "").problems()[0].contains("timed out"));
+        assert!(run(Ended::Exited, None, "").problems()[0].contains("without reporting"));
+        let p = run(Ended::Exited, Some(0), "[ 1.0] WARNING: CPU: 0 PID: 1 at x\n").problems();
+        assert!(p[0].contains("WARNING: CPU"), "{p:?}");
+    }
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Building and caching guest kernels, and building the module against them.
+//!
+//! A kernel is `make tinyconfig` plus the committed fragments of its profile (`kernel/*.config`),
+//! built with `O=` into `$XDG_CACHE_HOME/mydev/kernels/<version>-<profile>-<key>`, where the key
+//! hashes everything that changes the result: the source package, the fragments, the compilers
+//! and bindgen. A changed fragment or toolchain gives a new key, hence a new build; an unchanged
+//! one reuses the cached build. Nothing is written into the source tree, and the build checks it.
+
+use crate::kconfig;
+use crate::paths::Paths;
+use crate::setup::{self, KernelSource};
+use crate::ui::{run_logged, Phase};
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// A kernel configuration: tinyconfig plus these fragments, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub name: &'static str,
+    pub fragments: &'static [&'static str],
+    /// Extra kernel command-line arguments for guests of this kernel.
+    pub cmdline: &'static str,
+}
+
+/// The small kernel for `demo`, `vm` and benchmarks.
+pub const MINIMAL: Profile = Profile { name: "minimal", fragments: &["minimal.config"], cmdline: "" };
+
+/// The kernel for `test`: the minimal one plus KUnit and the kernel's debugging aids.
+pub const TEST: Profile = Profile { name: "test", fragments: &["minimal.config", "test.config"], cmdline: "slub_debug=FZPU" };
+
+/// Bump when the build recipe below changes in a way that changes its output.
+const RECIPE: &str = "mydev kernel recipe 1: tinyconfig + fragments, olddefconfig, make all";
+
+/// A built kernel.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    pub profile: Profile,
+    pub dir: PathBuf,
+    pub version: String,
+}
+
+impl Kernel {
+    pub fn bzimage(&self) -> PathBuf {
+        self.dir.join("arch/x86/boot/bzImage")
+    }
+}
+
+/// The cache key of a build: a hash of named inputs, 16 hex digits.
+pub fn cache_key(inputs: &[(String, String)]) -> String {
+    let mut h = Sha256::new();
+    for (name, value) in inputs {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(value.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn tool_version(cmd: &str, arg: &str) -> String {
+    Command::new(cmd)
+        .env("PATH", setup::tool_path())
+        .arg(arg)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+        .unwrap_or_else(|_| format!("{cmd}: not found"))
+}
+
+/// The environment of every kernel and module `make`.
+pub fn make_command(source: &Path) -> Command {
+    let mut cmd = Command::new("make");
+    cmd.arg("-C").arg(source);
+    cmd.env("PATH", setup::tool_path()).env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
+    // Cargo's variables must not leak into Kbuild's own rustc calls.
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER", "MAKEFLAGS", "MFLAGS", "CARGO_MAKEFLAGS"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn jobs() -> String {
+    format!("-j{}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+/// Returns the kernel of `profile`, building it unless the cache has it.
+pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<Kernel> {
+    let phase = Phase::start("kernel", &format!("{} kernel (Linux {}, fragments: {})", profile.name, source.version, profile.fragments.join(" + ")));
+    let mut settings = Vec::new();
+    let mut inputs = vec![
+        ("recipe".to_string(), RECIPE.to_string()),
+        ("source".to_string(), source.deb_version.clone()),
+        ("rustc".to_string(), tool_version("rustc", "-vV")),
+        ("bindgen".to_string(), tool_version("bindgen", "--version")),
+        ("gcc".to_string(), tool_version("gcc", "--version")),
+    ];
+    for name in profile.fragments {
+        let path = paths.repo.join("kernel").join(name);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        settings.extend(kconfig::parse_fragment(&text, &path.display().to_string())?);
+        inputs.push((format!("fragment {name}"), text));
+    }
+    let key = cache_key(&inputs);
+    let kernels = paths.cache.join("kernels");
+    std::fs::create_dir_all(&kernels)?;
+    let dir = kernels.join(format!("{}-{}-{key}", source.version, profile.name));
+    let kernel = Kernel { profile, dir: dir.clone(), version: source.version.clone() };
+    let done = dir.join(".mydev-complete");
+
+    // One build at a time per kernel, across clones and CI.
+    let lock = std::fs::File::create(kernels.join(format!("{}-{}-{key}.lock", source.version, profile.name)))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).context("locking the kernel cache entry")?;
+
+    if done.is_file() && kernel.bzimage().is_file() {
+        phase.done(&format!("cached: {}", dir.display()));
+        return Ok(kernel);
+    }
+    if dir.exists() {
+        phase.note("removing an incomplete earlier build");
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let log = dir.join("build.log");
+    phase.note(&format!("building into {} (log: {})", dir.display(), log.display()));
+    let make = |target: &str| {
+        let mut cmd = make_command(&source.dir);
+        cmd.arg(format!("O={}", dir.display())).arg(target);
+        cmd
+    };
+    run_logged("make tinyconfig", &mut make("tinyconfig"), &log, Duration::from_secs(30))?;
+    let config_path = dir.join(".config");
+    let config = std::fs::read_to_string(&config_path)?;
+    std::fs::write(&config_path, kconfig::merge(&config, &settings))?;
+    run_logged("make olddefconfig", &mut make("olddefconfig"), &log, Duration::from_secs(30))?;
+    let config = std::fs::read_to_string(&config_path)?;
+    let missing = kconfig::missing(&config, &settings);
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|(want, got)| format!("    wanted {want}, got {got}")).collect();
+        bail!("the {} kernel configuration lacks options its fragments ask for (a dependency is missing?):\n{}\nconfig: {}", profile.name, list.join("\n"), config_path.display());
+    }
+    phase.note(&format!("configuration checked: all {} fragment settings present", settings.len()));
+    let mut build = make("all");
+    build.arg(jobs());
+    run_logged(&format!("building the {} kernel", profile.name), &mut build, &log, Duration::from_secs(30))?;
+    check_source_untouched(source)?;
+    std::fs::write(&done, cache_inputs_text(&inputs))?;
+    phase.done(&format!("built {}", kernel.bzimage().display()));
+    Ok(kernel)
+}
+
+fn cache_inputs_text(inputs: &[(String, String)]) -> String {
+    inputs.iter().map(|(k, v)| format!("== {k}\n{v}\n")).collect()
+}
+
+/// Fails if anything in the source tree changed after it was unpacked.
+fn check_source_untouched(source: &KernelSource) -> Result<()> {
+    let out = Command::new("find")
+        .arg(&source.dir)
+        .arg("-newer")
+        .arg(&source.stamp)
+        .args(["-not", "-path"])
+        .arg(&source.stamp)
+        .args(["-print", "-quit"])
+        .output()
+        .context("running find")?;
+    let written = String::from_utf8_lossy(&out.stdout);
+    if !written.trim().is_empty() {
+        bail!("the kernel build wrote into the source tree ({}); builds must use O=", written.trim());
+    }
+    Ok(())
+}
+
+/// Builds `mmap.ko` against `kernel` with the module's own Makefile, from a copy of `module/`
+/// (so the clone's `module/` directory stays free of build outputs).
+pub fn build_module(paths: &Paths, kernel: &Kernel) -> Result<PathBuf> {
+    let phase = Phase::start("module", &format!("building mmap.ko against the {} kernel (Linux {})", kernel.profile.name, kernel.version));
+    let out = paths.work.join(format!("module-{}", kernel.profile.name));
+    std::fs::create_dir_all(&out)?;
+    for entry in std::fs::read_dir(paths.repo.join("module"))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".rs") || name == "Kbuild" || name == "Makefile" {
+            let dest = out.join(name);
+            // Copy only what changed, so that make's timestamps stay meaningful.
+            if std::fs::read(&dest).ok() != Some(std::fs::read(&path)?) {
+                std::fs::copy(&path, &dest)?;
+            }
+        }
+    }
+    let log = paths.logs.join(format!("module-{}.log", kernel.profile.name));
+    std::fs::write(&log, "")?;
+    let mut cmd = make_command(&out);
+    cmd.arg(format!("KDIR={}", kernel.dir.display()));
+    run_logged("building mmap.ko", &mut cmd, &log, Duration::from_secs(30))?;
+    let ko = out.join("mmap.ko");
+    let warnings = std::fs::read_to_string(&log)?.lines().filter(|l| l.starts_with("warning") || l.starts_with("WARNING") || l.contains(": warning:")).count();
+    if warnings > 0 {
+        bail!("mmap.ko built with {warnings} warning(s); the module must build warning-free: see {}", log.display());
+    }
+    phase.done(&format!("{} ({} bytes)", ko.display(), std::fs::metadata(&ko)?.len()));
+    Ok(ko)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(fragment: &str) -> Vec<(String, String)> {
+        vec![("source".into(), "7.3.4-1".into()), ("fragment a".into(), fragment.into())]
+    }
+
+    #[test]
+    fn key_is_stable_and_changes_with_any_input() {
+        let k = cache_key(&inputs("CONFIG_A=y\n"));
+        assert_eq!(k.len(), 16);
+        assert_eq!(k, cache_key(&inputs("CONFIG_A=y\n")));
+        assert_ne!(k, cache_key(&inputs("CONFIG_A=n\n")));
+        // Names and values cannot run into each other.
+        let a = cache_key(&[("ab".into(), "c".into())]);
+        let b = cache_key(&[("a".into(), "bc".into())]);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn profiles_use_committed_fragments() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for p in [MINIMAL, TEST] {
+            for f in p.fragments {
+                let text = std::fs::read_to_string(repo.join("kernel").join(f)).unwrap();
+                let settings = kconfig::parse_fragment(&text, f).unwrap();
+                assert!(!settings.is_empty(), "{f} has settings");
+            }
+        }
+        assert!(TEST.fragments.starts_with(MINIMAL.fragments), "the test kernel extends the minimal one");
+    }
+}

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `cargo xtask`: the mydev harness.
+//!
+//! Builds a small Linux 7.3 kernel (cached outside the clone), the `mmap.ko` module and the
+//! static user-space tools, boots the kernel under QEMU with the module loaded, and runs the
+//! demo, the tests, or a shell. Every command first runs the set-up, which installs what is
+//! missing.
+
+mod guest;
+mod initramfs;
+mod kconfig;
+mod kernel;
+mod ktap;
+mod paths;
+mod qemu;
+mod selftest;
+mod setup;
+mod tally;
+mod tests_cmd;
+mod tools;
+mod ui;
+mod verdict;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+use guest::{GuestSpec, Job};
+use paths::Paths;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The mydev harness: build the kernel, the module and the tools; boot; run.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Install what the harness needs (Debian packages, rust-src, the musl target, bindgen, the
+    /// kernel source). Every other command does this first.
+    Setup,
+    /// Build the kernels, the module and the tools without booting anything.
+    Build,
+    /// Boot the minimal kernel, load the module and run the classic user_test walkthrough.
+    Demo(GuestOpts),
+    /// Run every test: host unit tests, KUnit, the in-guest suites on the test kernel, and the
+    /// harness's own self-tests. Ends with `N passed, M failed`.
+    Test(TestOpts),
+    /// Boot the minimal kernel with the module loaded: a shell on the serial console, or, after
+    /// `--`, run COMMAND in the guest and exit with its status.
+    Vm(VmOpts),
+}
+
+#[derive(Debug, Clone, Args)]
+struct GuestOpts {
+    /// A module parameter for insmod, NAME=VALUE (repeatable), e.g. --param size=8192.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<String>,
+    /// QEMU accelerator. TCG (software emulation) is the default because KVM guests hang at boot
+    /// on these machines; the one used is always printed.
+    #[arg(long, value_enum, default_value = "tcg")]
+    accel: qemu::Accel,
+    /// Kill the guest after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "600")]
+    timeout: u64,
+    /// Guest memory in MiB.
+    #[arg(long, value_name = "MIB", default_value = "1024")]
+    memory: u32,
+    /// Guest CPUs.
+    #[arg(long, default_value = "2")]
+    cpus: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+struct TestOpts {
+    #[command(flatten)]
+    guest: GuestOpts,
+    /// Skip the harness self-tests (the boots that check that crashes, hangs and kernel warnings
+    /// fail a run). They still count as not run: the closing line says so.
+    #[arg(long)]
+    no_selftest: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+struct VmOpts {
+    #[command(flatten)]
+    guest: GuestOpts,
+    /// Host files to copy into the guest's working directory (/work), where COMMAND runs.
+    #[arg(long = "with", value_name = "FILE", num_args = 1..)]
+    with: Vec<PathBuf>,
+    /// The command to run in the guest (after `--`); without one, an interactive shell.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// Checks a `NAME=VALUE` module parameter: a C identifier, `=`, and a value without spaces.
+fn parse_param(s: &str) -> Result<String, String> {
+    let (name, value) = s.split_once('=').ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
+    let ident = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !ident {
+        return Err(format!("{name:?} is not a parameter name"));
+    }
+    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '\'' || c == '"') {
+        return Err(format!("the value of {name} must be non-empty, without spaces or quotes"));
+    }
+    Ok(s.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let paths = Paths::discover()?;
+    match cli.command {
+        Cmd::Setup => {
+            setup::setup(&paths)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Build => {
+            let source = setup::setup(&paths)?;
+            for profile in [kernel::MINIMAL, kernel::TEST] {
+                let k = kernel::ensure(&paths, &source, profile)?;
+                kernel::build_module(&paths, &k)?;
+            }
+            tools::build(&paths)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo(opts) => demo(&paths, &opts),
+        Cmd::Test(opts) => tests_cmd::test(&paths, &opts.guest, !opts.no_selftest),
+        Cmd::Vm(opts) => vm(&paths, &opts),
+    }
+}
+
+/// The steps of the demo: the original C project's walkthrough.
+pub const DEMO_STEPS: &[&[&str]] = &[
+    &["user_test", "w", "Hello, World!"],
+    &["user_test", "r"],
+    &["user_test", "m", "This is a test"],
+    &["user_test", "r"],
+    &["user_test", "p", "5"],
+];
+
+/// The demo's guest script: echo each step, run it, then show the module's kernel log lines.
+fn demo_script() -> String {
+    let mut s = String::from("fail=0\n");
+    for step in DEMO_STEPS {
+        let words: Vec<String> = step.iter().map(|w| w.to_string()).collect();
+        let line = guest::shell_words(&words);
+        s.push_str(&format!("echo {}\n", qemu::shell_quote(&format!("$ {line}"))));
+        s.push_str(&format!("{line} || {{ echo \"demo: step failed with status $?\"; fail=1; }}\n"));
+    }
+    s.push_str("echo '$ dmesg | grep mmap:'\ndmesg | grep 'mmap:'\nexit $fail\n");
+    s
+}
+
+/// Builds what a guest of `profile` needs.
+fn prepare(paths: &Paths, profile: kernel::Profile) -> Result<(kernel::Kernel, PathBuf, tools::Tools)> {
+    let source = setup::setup(paths)?;
+    let k = kernel::ensure(paths, &source, profile)?;
+    let module = kernel::build_module(paths, &k)?;
+    let tools = tools::build(paths)?;
+    Ok((k, module, tools))
+}
+
+fn spec<'a>(
+    label: &'a str,
+    opts: &'a GuestOpts,
+    built: &'a (kernel::Kernel, PathBuf, tools::Tools),
+    files: &'a [PathBuf],
+    job: Job,
+    timeout: Option<Duration>,
+) -> GuestSpec<'a> {
+    GuestSpec {
+        label,
+        kernel: &built.0,
+        module: &built.1,
+        tools: &built.2,
+        params: &opts.params,
+        files,
+        job,
+        timeout,
+        accel: opts.accel,
+        memory_mib: opts.memory,
+        cpus: opts.cpus,
+        stream: true,
+    }
+}
+
+fn demo(paths: &Paths, opts: &GuestOpts) -> Result<ExitCode> {
+    let built = prepare(paths, kernel::MINIMAL)?;
+    let run = guest::run(paths, &spec("demo", opts, &built, &[], Job::Script(demo_script()), Some(Duration::from_secs(opts.timeout))))?;
+    let problems = run.problems();
+    for p in &problems {
+        eprintln!("demo: {p}");
+    }
+    match run.status {
+        Some(0) if problems.is_empty() => {
+            eprintln!("demo: every step succeeded ({} in the guest)", ui::fmt_duration(run.elapsed));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(s) => {
+            eprintln!("demo: failed (guest status {s}); console log: {}", run.console_log.display());
+            Ok(ExitCode::FAILURE)
+        }
+        None => {
+            eprintln!("demo: failed; console log: {}", run.console_log.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn vm(paths: &Paths, opts: &VmOpts) -> Result<ExitCode> {
+    for f in &opts.with {
+        if !f.is_file() {
+            bail!("--with {}: no such file", f.display());
+        }
+    }
+    let built = prepare(paths, kernel::MINIMAL)?;
+    if opts.command.is_empty() {
+        if !opts.with.is_empty() {
+            eprintln!("vm: the --with files are in /work");
+        }
+        let run = guest::run(paths, &spec("vm", &opts.guest, &built, &opts.with, Job::Interactive, None))?;
+        for p in run.problems() {
+            eprintln!("vm: {p}");
+        }
+        return Ok(ExitCode::from(run.status.map(|s| s.clamp(0, 255) as u8).unwrap_or(0)));
+    }
+    let script = format!("{}\n", guest::shell_words(&opts.command));
+    let timeout = Some(Duration::from_secs(opts.guest.timeout));
+    let run = guest::run(paths, &spec("vm", &opts.guest, &built, &opts.with, Job::Script(script), timeout))?;
+    for p in run.problems() {
+        eprintln!("vm: {p}");
+    }
+    match run.status {
+        Some(s) => Ok(ExitCode::from(s.clamp(0, 255) as u8)),
+        None => {
+            eprintln!("vm: the guest reported no exit status; console log: {}", run.console_log.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn params_are_checked() {
+        assert_eq!(parse_param("size=8192"), Ok("size=8192".to_string()));
+        assert!(parse_param("size").is_err());
+        assert!(parse_param("=1").is_err());
+        assert!(parse_param("1x=1").is_err());
+        assert!(parse_param("size=").is_err());
+        assert!(parse_param("size=1 2").is_err());
+        assert!(parse_param("size='1'").is_err());
+    }
+
+    #[test]
+    fn vm_takes_files_and_a_command_after_dashes() {
+        let cli = Cli::try_parse_from(["cargo xtask", "vm", "--param", "size=8192", "--with", "./a", "./b", "--", "./a", "-x"]).unwrap();
+        let Cmd::Vm(v) = cli.command else { panic!("not vm") };
+        assert_eq!(v.with, [PathBuf::from("./a"), PathBuf::from("./b")]);
+        assert_eq!(v.command, ["./a", "-x"]);
+        assert_eq!(v.guest.params, ["size=8192"]);
+        assert_eq!(v.guest.accel, qemu::Accel::Tcg);
+    }
+
+    #[test]
+    fn demo_script_echoes_and_runs_each_step() {
+        let s = demo_script();
+        assert!(s.contains("echo '$ user_test w '\\''Hello, World!'\\'''\nuser_test w 'Hello, World!' ||"), "{s}");
+        assert!(s.contains("user_test p 5 ||"));
+        assert!(s.ends_with("exit $fail\n"));
+    }
+}

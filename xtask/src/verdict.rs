@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Reading a guest run's outcome: the status the guest reported, and what the kernel log says.
+
+/// Markers of kernel trouble in the console log. Any of them fails a run.
+pub const KERNEL_TROUBLE: &[&str] = &[
+    "BUG:",
+    "WARNING:",
+    "Oops",
+    "Call Trace:",
+    "Kernel panic",
+    "general protection fault",
+    "UBSAN:",
+    "KASAN:",
+    "kmemleak:",
+    "rust_panic",
+    "possible circular locking dependency",
+];
+
+/// The console lines (timestamps kept) that show kernel trouble, with a few lines of context
+/// after the first one.
+pub fn kernel_trouble(console: &str) -> Vec<String> {
+    let lines: Vec<&str> = console.lines().collect();
+    let mut out = Vec::new();
+    let mut context_until = 0usize;
+    for (i, line) in lines.iter().enumerate() {
+        // A KTAP diagnostic or the guest's own echo of a marker is not a kernel report.
+        let text = crate::ktap::strip_timestamp(line.trim_end_matches('\r'));
+        let hit = KERNEL_TROUBLE.iter().any(|m| text.starts_with(m) || text.contains(&format!(" {m}")));
+        if hit || i < context_until {
+            out.push(line.trim_end_matches('\r').to_string());
+        }
+        if hit && context_until <= i {
+            context_until = i + 12;
+        }
+    }
+    out
+}
+
+/// The exit status that the guest reported on its control channel, if any.
+///
+/// The channel carries one line, `mydev-status N`; anything else (nothing at all, when the guest
+/// crashed or was killed) is `None`.
+pub fn reported_status(control: &str) -> Option<i32> {
+    control
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("mydev-status "))
+        .next_back()
+        .and_then(|n| n.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clean_boot_has_no_trouble() {
+        let log = "[    0.1] Linux version 7.3.4\n[    0.7] mmap: created /dev/mydev, size 4096 bytes\n";
+        assert!(kernel_trouble(log).is_empty());
+    }
+
+    #[test]
+    fn warnings_oopses_and_panics_are_found() {
+        for marker in ["WARNING: CPU: 0 PID: 1 at mm/memory.c:1 x", "BUG: KASAN: slab-out-of-bounds", "Oops: 0000 [#1] SMP",
+            "Kernel panic - not syncing: Attempted to kill init!", "Call Trace:"] {
+            let log = format!("[    0.1] ok\n[    1.5] {marker}\n[    1.6]  dump_stack+0x1\n");
+            let found = kernel_trouble(&log);
+            assert!(found.iter().any(|l| l.contains(marker)), "{marker}: {found:?}");
+            assert!(found.iter().any(|l| l.contains("dump_stack")), "context kept");
+        }
+    }
+
+    #[test]
+    fn words_inside_other_words_do_not_count() {
+        assert!(kernel_trouble("[ 1.0] NOWARNING:x\n[ 1.1] DEBUG: fine\n").is_empty());
+    }
+
+    #[test]
+    fn status_comes_from_the_control_line_only() {
+        assert_eq!(reported_status("mydev-status 0\n"), Some(0));
+        assert_eq!(reported_status("\r\nmydev-status 3\r\n"), Some(3));
+        assert_eq!(reported_status(""), None);
+        assert_eq!(reported_status("garbage"), None);
+    }
+}
