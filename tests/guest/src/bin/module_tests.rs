@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module's behaviour, one test per documented rule, against the real `/dev/mydev`.
+
+use guest_tests::sys::*;
+use guest_tests::{check, check_eq, Test, TestResult};
+use mydev::uapi::{MYDEV_IOC_CLEAR, MYDEV_IOC_GET_SIZE};
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+
+const RW: libc::c_int = libc::PROT_READ | libc::PROT_WRITE;
+
+/// A recognisable byte pattern.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) | 1).collect()
+}
+
+fn size() -> Result<usize, String> {
+    device_size()
+}
+
+fn rw() -> Result<std::os::fd::OwnedFd, String> {
+    open_rw().map_err(|e| format!("open {DEVICE}: {e}"))
+}
+
+fn clear(fd: &std::os::fd::OwnedFd) -> TestResult {
+    ioctl(fd, MYDEV_IOC_CLEAR, 0).map(drop).map_err(|e| format!("clear ioctl: {e}"))
+}
+
+// ---- Loading and the node ----
+
+fn node_is_a_misc_device_created_at_load() -> TestResult {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let m = std::fs::metadata(DEVICE).map_err(|e| e.to_string())?;
+    check!(m.file_type().is_char_device(), "{DEVICE} is not a character device");
+    check_eq!(libc::major(m.rdev()), 10); // the misc major
+    check_eq!(m.permissions().mode() & 0o777, 0o600);
+    check!(dmesg().contains("mmap: created /dev/mydev, size "), "no load line in the kernel log");
+    Ok(())
+}
+
+fn size_ioctl_reports_the_parameter() -> TestResult {
+    with_module("size=16384", || {
+        let fd = rw()?;
+        let mut v: u64 = 0;
+        ioctl(&fd, MYDEV_IOC_GET_SIZE, &mut v as *mut u64 as usize).map_err(|e| e.to_string())?;
+        check_eq!(v, 16384);
+        check!(dmesg().contains("mmap: created /dev/mydev, size 16384 bytes"));
+        Ok(())
+    })
+}
+
+fn default_size_is_one_page() -> TestResult {
+    with_module("", || {
+        check_eq!(size()?, 4096);
+        Ok(())
+    })
+}
+
+fn buffer_is_zero_after_reload() -> TestResult {
+    let fd = rw()?;
+    let n = size()?;
+    pwrite(&fd, &pattern(n, 7), 0).map_err(|e| e.to_string())?;
+    drop(fd);
+    restore()?;
+    let fd = rw()?;
+    let mut buf = vec![0xffu8; n];
+    check_eq!(pread(&fd, &mut buf, 0).map_err(|e| e.to_string())?, n);
+    check!(buf.iter().all(|&b| b == 0), "the reloaded buffer is not zeroed");
+    Ok(())
+}
+
+fn bad_size_parameters_fail_the_load_cleanly() -> TestResult {
+    rmmod().map_err(|e| format!("rmmod: {e}"))?;
+    let result = (|| {
+        for bad in ["size=0", "size=1", "size=4097", "size=1073745920", "size=2147483648", "size=18446744073709551615"] {
+            expect_errno(insmod(bad), libc::EINVAL, bad)?;
+            check!(!module_loaded(), "{bad}: module stayed loaded");
+            check!(std::fs::metadata(DEVICE).is_err(), "{bad}: {DEVICE} left behind");
+            let value = bad.trim_start_matches("size=");
+            check!(dmesg().contains(&format!("invalid parameter size={value}")), "{bad}: no log line naming it");
+        }
+        // Not numbers: the parameter parser refuses them before the module's init runs.
+        for bad in ["size=abc", "size=-1", "size="] {
+            expect_errno(insmod(bad), libc::EINVAL, bad)?;
+            check!(!module_loaded() && std::fs::metadata(DEVICE).is_err(), "{bad}: left something behind");
+        }
+        Ok(())
+    })();
+    let back = restore();
+    result.and(back)
+}
+
+fn largest_size_loads_and_maps() -> TestResult {
+    with_module("size=1073741824", || {
+        check_eq!(size()?, 1 << 30);
+        let fd = rw()?;
+        let last = (1usize << 30) - 1;
+        check_eq!(pwrite(&fd, b"Z", last as i64).map_err(|e| e.to_string())?, 1);
+        let m = mmap(&fd, PAGE, RW, libc::MAP_SHARED, (last - (PAGE - 1)) as u64).map_err(|e| e.to_string())?;
+        check_eq!(m.load(PAGE - 1), b'Z');
+        Ok(())
+    })
+}
+
+fn rmmod_fails_while_open_and_succeeds_after() -> TestResult {
+    let fd = rw()?;
+    let r = rmmod();
+    check!(errno(&r) == Some(libc::EWOULDBLOCK) || errno(&r) == Some(libc::EBUSY), "rmmod while open: {r:?}");
+    check!(module_loaded());
+    drop(fd);
+    rmmod().map_err(|e| format!("rmmod after close: {e}"))?;
+    check!(!module_loaded() && std::fs::metadata(DEVICE).is_err());
+    check!(dmesg().contains("mmap: removed /dev/mydev"));
+    restore()
+}
+
+fn rmmod_fails_while_a_mapping_exists() -> TestResult {
+    let fd = rw()?;
+    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    drop(fd);
+    let r = rmmod();
+    check!(r.is_err(), "rmmod succeeded with a live mapping");
+    check!(module_loaded());
+    drop(m);
+    rmmod().map_err(|e| format!("rmmod after munmap: {e}"))?;
+    restore()
+}
+
+// ---- read / write ----
+
+fn read_returns_min_of_count_and_rest_and_advances() -> TestResult {
+    let fd = rw()?;
+    let n = size()?;
+    let data = pattern(n, 3);
+    check_eq!(pwrite(&fd, &data, 0).map_err(|e| e.to_string())?, n);
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 1000];
+    loop {
+        let k = read(&fd, &mut chunk).map_err(|e| e.to_string())?;
+        if k == 0 {
+            break;
+        }
+        check!(k == 1000 || got.len() + k == n, "short read of {k} in the middle");
+        got.extend_from_slice(&chunk[..k]);
+    }
+    check_eq!(got.len(), n);
+    check!(got == data, "sequential reads do not return the buffer");
+    check_eq!(read(&fd, &mut chunk).map_err(|e| e.to_string())?, 0);
+    Ok(())
+}
+
+fn read_at_or_past_the_end_returns_zero() -> TestResult {
+    let fd = rw()?;
+    let n = size()? as i64;
+    let mut b = [0u8; 16];
+    check_eq!(pread(&fd, &mut b, n).map_err(|e| e.to_string())?, 0);
+    check_eq!(pread(&fd, &mut b, n + 12345).map_err(|e| e.to_string())?, 0);
+    check_eq!(pread(&fd, &mut b, i64::MAX).map_err(|e| e.to_string())?, 0);
+    check_eq!(pread(&fd, &mut b, n - 4).map_err(|e| e.to_string())?, 4);
+    expect_errno(pread(&fd, &mut b, -1), libc::EINVAL, "pread at -1")
+}
+
+fn write_at_the_end_is_enospc_and_crossing_it_is_short() -> TestResult {
+    let fd = rw()?;
+    let n = size()? as i64;
+    expect_errno(pwrite(&fd, b"x", n), libc::ENOSPC, "pwrite at the end")?;
+    expect_errno(pwrite(&fd, b"x", i64::MAX), libc::ENOSPC, "pwrite at i64::MAX")?;
+    check_eq!(pwrite(&fd, b"0123456789", n - 4).map_err(|e| e.to_string())?, 4);
+    let mut b = [0u8; 4];
+    pread(&fd, &mut b, n - 4).map_err(|e| e.to_string())?;
+    check_eq!(&b, b"0123");
+    check_eq!(pwrite(&fd, b"", n).map_err(|e| e.to_string())?, 0);
+    Ok(())
+}
+
+fn write_advances_the_position() -> TestResult {
+    let fd = rw()?;
+    clear(&fd)?;
+    check_eq!(write(&fd, b"Hello, ").map_err(|e| e.to_string())?, 7);
+    check_eq!(write(&fd, b"World!").map_err(|e| e.to_string())?, 6);
+    let mut b = [0u8; 13];
+    pread(&fd, &mut b, 0).map_err(|e| e.to_string())?;
+    check_eq!(&b, b"Hello, World!");
+    Ok(())
+}
+
+fn sequential_write_to_the_end_then_enospc() -> TestResult {
+    let fd = rw()?;
+    let n = size()?;
+    let data = pattern(n + 100, 9);
+    check_eq!(write(&fd, &data).map_err(|e| e.to_string())?, n);
+    expect_errno(write(&fd, b"more"), libc::ENOSPC, "write at the end")
+}
+
+fn unmapped_user_buffers_give_efault() -> TestResult {
+    let fd = rw()?;
+    // A PROT_NONE anonymous page: a valid address range that the kernel cannot copy to or from.
+    // SAFETY: a fresh anonymous mapping aliases nothing.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+    check!(p != libc::MAP_FAILED);
+    let addr = p as usize;
+    // SAFETY: `addr` is inaccessible, so the kernel fails with EFAULT without writing.
+    expect_errno(unsafe { pread_raw(&fd, addr, 16, 0) }, libc::EFAULT, "pread into PROT_NONE")?;
+    expect_errno(pwrite_raw(&fd, addr, 16, 0), libc::EFAULT, "pwrite from PROT_NONE")?;
+    expect_errno(pwrite_raw(&fd, 8, 16, 0), libc::EFAULT, "pwrite from address 8")?;
+    // SAFETY: unmapping the page mapped above.
+    unsafe { libc::munmap(p, PAGE) };
+    Ok(())
+}
+
+fn lseek_is_espipe() -> TestResult {
+    let fd = rw()?;
+    expect_errno(lseek(&fd, 0, libc::SEEK_SET), libc::ESPIPE, "lseek SEEK_SET")?;
+    expect_errno(lseek(&fd, 0, libc::SEEK_END), libc::ESPIPE, "lseek SEEK_END")
+}
+
+fn every_opener_sees_the_same_bytes() -> TestResult {
+    let a = rw()?;
+    let b = open_ro().map_err(|e| e.to_string())?;
+    pwrite(&a, b"shared!", 100).map_err(|e| e.to_string())?;
+    let mut got = [0u8; 7];
+    pread(&b, &mut got, 100).map_err(|e| e.to_string())?;
+    check_eq!(&got, b"shared!");
+    in_child(|| {
+        let c = open_ro().map_err(|e| e.to_string())?;
+        let mut got = [0u8; 7];
+        pread(&c, &mut got, 100).map_err(|e| e.to_string())?;
+        check_eq!(&got, b"shared!");
+        Ok(())
+    })
+}
+
+fn read_only_open_cannot_write() -> TestResult {
+    let fd = open_ro().map_err(|e| e.to_string())?;
+    expect_errno(pwrite(&fd, b"x", 0), libc::EBADF, "pwrite on O_RDONLY")
+}
+
+fn ordinary_clients_cat_dd_head_cmp() -> TestResult {
+    let fd = rw()?;
+    let n = size()?;
+    let data = pattern(n, 42);
+    pwrite(&fd, &data, 0).map_err(|e| e.to_string())?;
+    let (st, out, err) = sh("cat /dev/mydev");
+    check!(st == 0, "cat: {err}");
+    check_eq!(out.len(), n);
+    check!(out == data, "cat output differs from the buffer");
+    let (st, out, err) = sh("dd if=/dev/mydev bs=1000 2>/dev/null");
+    check!(st == 0, "dd: {err}");
+    check!(out == data, "dd output differs");
+    let (st, out, _) = sh("head -c 100 /dev/mydev");
+    check!(st == 0 && out == data[..100], "head -c 100");
+    std::fs::write("/tmp/expected", &data).map_err(|e| e.to_string())?;
+    let (st, _, err) = sh("cmp /dev/mydev /tmp/expected");
+    check!(st == 0, "cmp reports a difference: {err}");
+    let (st, _, err) = sh("printf 'via shell' | dd of=/dev/mydev 2>/dev/null");
+    check!(st == 0, "dd of=: {err}");
+    let mut b = [0u8; 9];
+    pread(&fd, &mut b, 0).map_err(|e| e.to_string())?;
+    check_eq!(&b, b"via shell");
+    Ok(())
+}
+
+// ---- mmap ----
+
+fn mapping_and_write_see_each_other_immediately() -> TestResult {
+    let fd = rw()?;
+    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    pwrite(&fd, b"from write", 0).map_err(|e| e.to_string())?;
+    check_eq!(m.load_all(0, 10), b"from write".to_vec());
+    m.store_all(20, b"from map");
+    let mut b = [0u8; 8];
+    pread(&fd, &mut b, 20).map_err(|e| e.to_string())?;
+    check_eq!(&b, b"from map");
+    Ok(())
+}
+
+fn mappings_in_two_processes_share_bytes() -> TestResult {
+    let fd = rw()?;
+    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    m.store(0, 0);
+    // The child maps the device by itself (not inherited) and writes; the parent sees it.
+    in_child(|| {
+        let fd = rw()?;
+        let c = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+        c.store_all(0, b"child was here");
+        Ok(())
+    })?;
+    check_eq!(m.load_all(0, 14), b"child was here".to_vec());
+    Ok(())
+}
+
+fn fork_child_shares_the_inherited_mapping() -> TestResult {
+    let fd = rw()?;
+    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    m.store_all(0, b"parent");
+    let addr = m.addr;
+    in_child(|| {
+        let view = Map { addr, len: PAGE };
+        check_eq!(view.load_all(0, 6), b"parent".to_vec());
+        view.store_all(0, b"child!");
+        view.forget();
+        Ok(())
+    })?;
+    check_eq!(m.load_all(0, 6), b"child!".to_vec());
+    Ok(())
+}
+
+fn any_page_aligned_range_inside_maps() -> TestResult {
+    with_module("size=16384", || {
+        let fd = rw()?;
+        for p in 0..4 {
+            pwrite(&fd, &[b'A' + p as u8], (p * PAGE) as i64).map_err(|e| e.to_string())?;
+        }
+        for (pgoff, pages) in [(0, 4), (1, 3), (3, 1), (2, 2), (1, 1)] {
+            let m = map_shared(&fd, pages, pgoff).map_err(|e| format!("map {pgoff}+{pages}: {e}"))?;
+            for i in 0..pages {
+                check_eq!(m.load(i * PAGE), b'A' + (pgoff + i) as u8);
+            }
+        }
+        let ro = mmap(&fd, PAGE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(|e| e.to_string())?;
+        check_eq!(ro.load(0), b'A');
+        Ok(())
+    })
+}
+
+fn ranges_outside_the_buffer_are_einval() -> TestResult {
+    with_module("size=16384", || {
+        let fd = rw()?;
+        let cases: [(usize, u64); 6] = [
+            (PAGE, 4 * PAGE as u64),             // offset at the end
+            (PAGE, 5 * PAGE as u64),             // past the end
+            (5 * PAGE, 0),                       // too long
+            (2 * PAGE, 3 * PAGE as u64),         // crosses the end
+            (PAGE, 1u64 << 63),                  // absurd offset
+            (PAGE, u64::MAX - (PAGE as u64 - 1)), // the last page of the offset space
+        ];
+        for (len, off) in cases {
+            let r = mmap(&fd, len, RW, libc::MAP_SHARED, off);
+            check!(errno(&r) == Some(libc::EINVAL) || (off > (1 << 62) && errno(&r) == Some(libc::EOVERFLOW)), "mmap len {len} off {off:#x}: {r:?}");
+        }
+        // Offsets the core mm lets through must reach the driver's check: 2^63 does.
+        expect_errno(mmap(&fd, PAGE, RW, libc::MAP_SHARED, 1u64 << 63), libc::EINVAL, "mmap at 2^63")?;
+        Ok(())
+    })
+}
+
+fn read_only_open_gets_read_only_mappings_only() -> TestResult {
+    let fd = open_ro().map_err(|e| e.to_string())?;
+    expect_errno(mmap(&fd, PAGE, RW, libc::MAP_SHARED, 0), libc::EACCES, "writable shared map of O_RDONLY")?;
+    let m = mmap(&fd, PAGE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(|e| e.to_string())?;
+    // SAFETY: changing the protection of our own mapping.
+    let r = unsafe { libc::mprotect(m.addr as *mut libc::c_void, PAGE, RW) };
+    check!(r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EACCES), "mprotect to writable: {r}");
+    let wfd = rw()?;
+    pwrite(&wfd, b"ro view", 0).map_err(|e| e.to_string())?;
+    check_eq!(m.load_all(0, 7), b"ro view".to_vec());
+    Ok(())
+}
+
+fn private_mappings_are_refused() -> TestResult {
+    let fd = rw()?;
+    expect_errno(mmap(&fd, PAGE, RW, libc::MAP_PRIVATE, 0), libc::EINVAL, "MAP_PRIVATE rw")?;
+    expect_errno(mmap(&fd, PAGE, libc::PROT_READ, libc::MAP_PRIVATE, 0), libc::EINVAL, "MAP_PRIVATE ro")?;
+    let ro = open_ro().map_err(|e| e.to_string())?;
+    expect_errno(mmap(&ro, PAGE, libc::PROT_READ, libc::MAP_PRIVATE, 0), libc::EINVAL, "MAP_PRIVATE from O_RDONLY")
+}
+
+fn executable_mappings_are_refused_now_and_later() -> TestResult {
+    let fd = rw()?;
+    expect_errno(mmap(&fd, PAGE, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, 0), libc::EPERM, "PROT_EXEC")?;
+    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    // SAFETY: changing the protection of our own mapping.
+    let r = unsafe { libc::mprotect(m.addr as *mut libc::c_void, PAGE, libc::PROT_READ | libc::PROT_EXEC) };
+    check!(r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EACCES), "mprotect PROT_EXEC: {r}");
+    Ok(())
+}
+
+fn mremap_cannot_grow_but_shrinks_and_moves() -> TestResult {
+    with_module("size=16384", || {
+        let fd = rw()?;
+        pwrite(&fd, b"page0", 0).map_err(|e| e.to_string())?;
+        pwrite(&fd, b"page1", PAGE as i64).map_err(|e| e.to_string())?;
+        let m = map_shared(&fd, 2, 0).map_err(|e| e.to_string())?;
+        // SAFETY: remapping our own mapping; on failure nothing changes.
+        let g = unsafe { libc::mremap(m.addr as *mut libc::c_void, 2 * PAGE, 3 * PAGE, libc::MREMAP_MAYMOVE) };
+        check!(g == libc::MAP_FAILED && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT), "growing mremap: {g:?}");
+        // SAFETY: shrinking in place keeps the first page at the same address.
+        let s = unsafe { libc::mremap(m.addr as *mut libc::c_void, 2 * PAGE, PAGE, 0) };
+        check!(s as usize == m.addr, "shrinking mremap failed: {}", std::io::Error::last_os_error());
+        check_eq!(m.load_all(0, 5), b"page0".to_vec());
+        let addr = m.addr;
+        m.forget();
+        let shrunk = Map { addr, len: PAGE };
+        // Move it: a new address, same contents.
+        let target = map_shared(&fd, 2, 0).map_err(|e| e.to_string())?;
+        let dest = target.addr + PAGE;
+        // SAFETY: moving our one-page mapping over the second page of our other mapping.
+        let mv = unsafe { libc::mremap(shrunk.addr as *mut libc::c_void, PAGE, PAGE, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, dest as *mut libc::c_void) };
+        check!(mv as usize == dest, "moving mremap failed: {}", std::io::Error::last_os_error());
+        shrunk.forget();
+        check_eq!(target.load_all(PAGE, 5), b"page0".to_vec());
+        check_eq!(target.load_all(0, 5), b"page0".to_vec());
+        Ok(())
+    })
+}
+
+fn munmap_of_a_middle_page_keeps_the_rest_in_place() -> TestResult {
+    with_module("size=16384", || {
+        let fd = rw()?;
+        for p in 0..4 {
+            pwrite(&fd, format!("page{p}").as_bytes(), (p * PAGE) as i64).map_err(|e| e.to_string())?;
+        }
+        let m = map_shared(&fd, 4, 0).map_err(|e| e.to_string())?;
+        // SAFETY: unmapping the second page of our own mapping.
+        check_eq!(unsafe { libc::munmap((m.addr + PAGE) as *mut libc::c_void, PAGE) }, 0);
+        for p in [0usize, 2, 3] {
+            check_eq!(m.load_all(p * PAGE, 5), format!("page{p}").into_bytes());
+        }
+        // Writes through the remaining pieces land at the right offsets.
+        m.store_all(3 * PAGE + 10, b"tail");
+        let mut b = [0u8; 4];
+        pread(&fd, &mut b, (3 * PAGE + 10) as i64).map_err(|e| e.to_string())?;
+        check_eq!(&b, b"tail");
+        let addr = m.addr;
+        m.forget();
+        drop(Map { addr, len: PAGE });
+        drop(Map { addr: addr + 2 * PAGE, len: 2 * PAGE });
+        Ok(())
+    })
+}
+
+fn dropped_pages_come_back_with_current_contents() -> TestResult {
+    let fd = rw()?;
+    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    m.store_all(0, b"before");
+    // SAFETY: advising on our own mapping.
+    let r = unsafe { libc::madvise(m.addr as *mut libc::c_void, PAGE, libc::MADV_DONTNEED) };
+    check!(r == 0, "madvise(MADV_DONTNEED): {} (is ADVISE_SYSCALLS on?)", std::io::Error::last_os_error());
+    pwrite(&fd, b"after!", 0).map_err(|e| e.to_string())?;
+    check_eq!(m.load_all(0, 6), b"after!".to_vec());
+    m.store_all(0, b"again");
+    let mut b = [0u8; 5];
+    pread(&fd, &mut b, 0).map_err(|e| e.to_string())?;
+    check_eq!(&b, b"again");
+    Ok(())
+}
+
+fn mapping_outlives_its_file_descriptor() -> TestResult {
+    let fd = rw()?;
+    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    drop(fd);
+    m.store_all(0, b"no fd");
+    let fd = rw()?;
+    let mut b = [0u8; 5];
+    pread(&fd, &mut b, 0).map_err(|e| e.to_string())?;
+    check_eq!(&b, b"no fd");
+    Ok(())
+}
+
+// ---- ioctl and fdinfo ----
+
+fn unknown_ioctls_are_enotty() -> TestResult {
+    let fd = rw()?;
+    for cmd in [0u32, 0xB903, MYDEV_IOC_GET_SIZE + 1, 0x5401 /* TCGETS */, u32::MAX] {
+        expect_errno(ioctl(&fd, cmd, 0), libc::ENOTTY, &format!("ioctl {cmd:#x}"))?;
+    }
+    Ok(())
+}
+
+fn size_ioctl_with_a_bad_pointer_is_efault() -> TestResult {
+    let fd = rw()?;
+    expect_errno(ioctl(&fd, MYDEV_IOC_GET_SIZE, 0), libc::EFAULT, "GET_SIZE to NULL")?;
+    expect_errno(ioctl(&fd, MYDEV_IOC_GET_SIZE, 8), libc::EFAULT, "GET_SIZE to 8")
+}
+
+fn clear_zeroes_the_buffer_and_needs_write_access() -> TestResult {
+    let fd = rw()?;
+    let n = size()?;
+    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    pwrite(&fd, &pattern(n, 5), 0).map_err(|e| e.to_string())?;
+    let ro = open_ro().map_err(|e| e.to_string())?;
+    expect_errno(ioctl(&ro, MYDEV_IOC_CLEAR, 0), libc::EBADF, "clear on O_RDONLY")?;
+    check!(m.load(0) != 0);
+    clear(&fd)?;
+    let mut buf = vec![1u8; n];
+    pread(&fd, &mut buf, 0).map_err(|e| e.to_string())?;
+    check!(buf.iter().all(|&b| b == 0), "clear left non-zero bytes");
+    check!(m.load_all(0, PAGE).iter().all(|&b| b == 0), "the mapping still shows old bytes");
+    Ok(())
+}
+
+fn fdinfo_shows_the_size() -> TestResult {
+    let fd = rw()?;
+    let n = size()?;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).map_err(|e| e.to_string())?;
+    check!(info.contains(&format!("mydev-size:\t{n}\n")), "fdinfo: {info}");
+    Ok(())
+}
+
+fn no_log_line_per_call() -> TestResult {
+    let before = dmesg().lines().count();
+    let fd = rw()?;
+    let mut b = [0u8; 8];
+    pread(&fd, &mut b, 0).map_err(|e| e.to_string())?;
+    pwrite(&fd, b"quiet", 0).map_err(|e| e.to_string())?;
+    drop(map_shared(&fd, 1, 0).map_err(|e| e.to_string())?);
+    check_eq!(dmesg().lines().count(), before);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    macro_rules! tests {
+        ($($f:ident),* $(,)?) => { &[$(Test { name: stringify!($f), run: $f }),*] };
+    }
+    guest_tests::main(tests![
+        node_is_a_misc_device_created_at_load,
+        size_ioctl_reports_the_parameter,
+        default_size_is_one_page,
+        buffer_is_zero_after_reload,
+        bad_size_parameters_fail_the_load_cleanly,
+        largest_size_loads_and_maps,
+        rmmod_fails_while_open_and_succeeds_after,
+        rmmod_fails_while_a_mapping_exists,
+        read_returns_min_of_count_and_rest_and_advances,
+        read_at_or_past_the_end_returns_zero,
+        write_at_the_end_is_enospc_and_crossing_it_is_short,
+        write_advances_the_position,
+        sequential_write_to_the_end_then_enospc,
+        unmapped_user_buffers_give_efault,
+        lseek_is_espipe,
+        every_opener_sees_the_same_bytes,
+        read_only_open_cannot_write,
+        ordinary_clients_cat_dd_head_cmp,
+        mapping_and_write_see_each_other_immediately,
+        mappings_in_two_processes_share_bytes,
+        fork_child_shares_the_inherited_mapping,
+        any_page_aligned_range_inside_maps,
+        ranges_outside_the_buffer_are_einval,
+        read_only_open_gets_read_only_mappings_only,
+        private_mappings_are_refused,
+        executable_mappings_are_refused_now_and_later,
+        mremap_cannot_grow_but_shrinks_and_moves,
+        munmap_of_a_middle_page_keeps_the_rest_in_place,
+        dropped_pages_come_back_with_current_contents,
+        mapping_outlives_its_file_descriptor,
+        unknown_ioctls_are_enotty,
+        size_ioctl_with_a_bad_pointer_is_efault,
+        clear_zeroes_the_buffer_and_needs_write_access,
+        fdinfo_shows_the_size,
+        no_log_line_per_call,
+    ])
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A small TAP test runner for the suites that run inside the guest, and helpers for them.
+//!
+//! Each test runs in a child process of its own (the suite binary re-executed with
+//! `--run NAME`), so a test that dies of `SIGBUS` or `SIGSEGV`, hangs, or leaks a mapping or a
+//! file descriptor cannot affect the others. The parent prints TAP 13: `TAP version 13`, the
+//! plan, then `ok N - name`, `not ok N - name` (with the child's output as `#` lines), or
+//! `ok N - name # SKIP reason`.
+
+pub mod sys;
+
+use std::io::Read;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// The result of one test: `Err` with a message on failure. A message starting with `SKIP: `
+/// marks a skip (reported as such, never as a pass).
+pub type TestResult = Result<(), String>;
+
+/// One test of a suite.
+#[derive(Debug, Clone, Copy)]
+pub struct Test {
+    pub name: &'static str,
+    pub run: fn() -> TestResult,
+}
+
+/// How long one test may run before it is killed and reported as failed.
+const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The exit status a child uses to report a skip.
+const SKIP_STATUS: i32 = 77;
+
+/// Runs the suite: the entry point of each suite binary.
+pub fn main(tests: &[Test]) -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, name] = args.as_slice() {
+        if flag == "--run" {
+            return run_one(tests, name);
+        }
+    }
+    let filter = args.get(1).cloned();
+    let selected: Vec<&Test> = tests.iter().filter(|t| filter.as_deref().is_none_or(|f| t.name.contains(f))).collect();
+    println!("TAP version 13");
+    println!("1..{}", selected.len());
+    let mut failed = 0;
+    for (i, t) in selected.iter().enumerate() {
+        let n = i + 1;
+        match run_child(t.name) {
+            Ok(None) => println!("ok {n} - {}", t.name),
+            Ok(Some(reason)) => println!("ok {n} - {} # SKIP {reason}", t.name),
+            Err(msg) => {
+                failed += 1;
+                println!("not ok {n} - {}", t.name);
+                for line in msg.lines() {
+                    println!("# {line}");
+                }
+            }
+        }
+    }
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn run_one(tests: &[Test], name: &str) -> ExitCode {
+    let Some(t) = tests.iter().find(|t| t.name == name) else {
+        eprintln!("no test named {name}");
+        return ExitCode::FAILURE;
+    };
+    match (t.run)() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => match msg.strip_prefix("SKIP: ") {
+            Some(reason) => {
+                print!("{reason}");
+                ExitCode::from(SKIP_STATUS as u8)
+            }
+            None => {
+                eprintln!("{msg}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Runs one test in a child; `Ok(Some(reason))` for a skip.
+fn run_child(name: &str) -> Result<Option<String>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut child = Command::new(exe)
+        .args(["--run", name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut stderr = child.stderr.take().ok_or("no stderr")?;
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+            break Some(st);
+        }
+        if start.elapsed() > TEST_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = out_reader.join().unwrap_or_default();
+    let err = err_reader.join().unwrap_or_default();
+    let Some(status) = status else {
+        return Err(format!("timed out after {}s\n{out}{err}", TEST_TIMEOUT.as_secs()));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Ok(None),
+        (Some(SKIP_STATUS), _) => Ok(Some(out.trim().to_string())),
+        (Some(code), _) => Err(format!("exit status {code}\n{out}{err}")),
+        (None, Some(sig)) => Err(format!("killed by signal {sig}\n{out}{err}")),
+        (None, None) => Err(format!("ended without status\n{out}{err}")),
+    }
+}
+
+/// Fails the test with a formatted message unless `cond` holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr) => {
+        if !$cond {
+            return Err(format!("{}:{}: check failed: {}", file!(), line!(), stringify!($cond)));
+        }
+    };
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+        }
+    };
+}
+
+/// Fails the test unless the two values are equal, showing both.
+#[macro_export]
+macro_rules! check_eq {
+    ($left:expr, $right:expr $(,)?) => {{
+        let (l, r) = (&$left, &$right);
+        if l != r {
+            return Err(format!("{}:{}: {} != {}\n  left: {:?}\n right: {:?}", file!(), line!(), stringify!($left), stringify!($right), l, r));
+        }
+    }};
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin wrappers over the system calls the tests exercise, returning the exact `errno`.
+//!
+//! The tests call the kernel directly (through `libc`) rather than through the `mydev` library,
+//! so that each checks the driver's own answer to one system call.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+pub const DEVICE: &str = "/dev/mydev";
+pub const PAGE: usize = 4096;
+
+fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+/// `open(path, flags)`.
+pub fn open(path: &str, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let c = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let fd = cvt(unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) } as libc::c_long)?;
+    // SAFETY: `open` just returned this descriptor, which nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Opens the device read-write.
+pub fn open_rw() -> io::Result<OwnedFd> {
+    open(DEVICE, libc::O_RDWR)
+}
+
+/// Opens the device read-only.
+pub fn open_ro() -> io::Result<OwnedFd> {
+    open(DEVICE, libc::O_RDONLY)
+}
+
+/// `read(fd, buf)`.
+pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long).map(|n| n as usize)
+}
+
+/// `write(fd, buf)`.
+pub fn write(fd: &OwnedFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    cvt(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) } as libc::c_long).map(|n| n as usize)
+}
+
+/// `pread(fd, buf, off)`.
+pub fn pread(fd: &OwnedFd, buf: &mut [u8], off: i64) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    cvt(unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off) } as libc::c_long).map(|n| n as usize)
+}
+
+/// `pwrite(fd, buf, off)`.
+pub fn pwrite(fd: &OwnedFd, buf: &[u8], off: i64) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    cvt(unsafe { libc::pwrite(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), off) } as libc::c_long).map(|n| n as usize)
+}
+
+/// `pread` into an address that may be invalid (for `EFAULT` tests).
+///
+/// # Safety
+///
+/// `addr` must be either unmapped/inaccessible or valid for writes of `len` bytes.
+pub unsafe fn pread_raw(fd: &OwnedFd, addr: usize, len: usize, off: i64) -> io::Result<usize> {
+    // SAFETY: The caller guarantees `addr` is invalid (the kernel then fails cleanly) or valid.
+    cvt(unsafe { libc::pread(fd.as_raw_fd(), addr as *mut libc::c_void, len, off) } as libc::c_long).map(|n| n as usize)
+}
+
+/// `pwrite` from an address that may be invalid (for `EFAULT` tests).
+pub fn pwrite_raw(fd: &OwnedFd, addr: usize, len: usize, off: i64) -> io::Result<usize> {
+    // SAFETY: The kernel only reads from `addr` with user-access checks; an invalid address
+    // gives `EFAULT` and no Rust memory is touched.
+    cvt(unsafe { libc::pwrite(fd.as_raw_fd(), addr as *const libc::c_void, len, off) } as libc::c_long).map(|n| n as usize)
+}
+
+/// `lseek(fd, off, whence)`.
+pub fn lseek(fd: &OwnedFd, off: i64, whence: libc::c_int) -> io::Result<i64> {
+    // SAFETY: plain system call on an open descriptor.
+    cvt(unsafe { libc::lseek(fd.as_raw_fd(), off, whence) }).map(|n| n as i64)
+}
+
+/// `ioctl(fd, cmd, arg)`.
+pub fn ioctl(fd: &OwnedFd, cmd: u32, arg: usize) -> io::Result<i64> {
+    // SAFETY: the tests pass either a valid pointer of the right size or an invalid address on
+    // purpose; the kernel checks user pointers and fails with EFAULT.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, arg) } as libc::c_long).map(|n| n as i64)
+}
+
+/// The errno of a failed call, for messages and checks.
+pub fn errno<T: std::fmt::Debug>(r: &io::Result<T>) -> Option<i32> {
+    r.as_ref().err().and_then(io::Error::raw_os_error)
+}
+
+/// Checks that `r` failed with `want`.
+pub fn expect_errno<T: std::fmt::Debug>(r: io::Result<T>, want: i32, what: &str) -> Result<(), String> {
+    match &r {
+        Err(e) if e.raw_os_error() == Some(want) => Ok(()),
+        _ => Err(format!("{what}: expected {}, got {r:?}", io::Error::from_raw_os_error(want))),
+    }
+}
+
+/// A raw mapping, unmapped on drop (unless already unmapped by the test).
+#[derive(Debug)]
+pub struct Map {
+    pub addr: usize,
+    pub len: usize,
+}
+
+/// `mmap(NULL, len, prot, flags, fd, off)`.
+pub fn mmap(fd: &OwnedFd, len: usize, prot: libc::c_int, flags: libc::c_int, off: u64) -> io::Result<Map> {
+    // SAFETY: a new mapping at a kernel-chosen address aliases nothing.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd.as_raw_fd(), off as libc::off_t) };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Map { addr: p as usize, len })
+}
+
+/// A shared read-write mapping of `pages` pages from page `pgoff`.
+pub fn map_shared(fd: &OwnedFd, pages: usize, pgoff: usize) -> io::Result<Map> {
+    mmap(fd, pages * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, (pgoff * PAGE) as u64)
+}
+
+impl Map {
+    /// The byte at `i` (volatile: other processes change it).
+    pub fn load(&self, i: usize) -> u8 {
+        assert!(i < self.len);
+        // SAFETY: `i < len`, inside the live mapping; volatile tolerates concurrent stores.
+        unsafe { ((self.addr + i) as *const u8).read_volatile() }
+    }
+
+    /// Stores `b` at `i`.
+    pub fn store(&self, i: usize, b: u8) {
+        assert!(i < self.len);
+        // SAFETY: `i < len`, inside the live mapping, which the test mapped writable.
+        unsafe { ((self.addr + i) as *mut u8).write_volatile(b) }
+    }
+
+    /// Copies `bytes` in at `i`.
+    pub fn store_all(&self, i: usize, bytes: &[u8]) {
+        for (k, b) in bytes.iter().enumerate() {
+            self.store(i + k, *b);
+        }
+    }
+
+    /// Copies `n` bytes out from `i`.
+    pub fn load_all(&self, i: usize, n: usize) -> Vec<u8> {
+        (i..i + n).map(|k| self.load(k)).collect()
+    }
+
+    /// Forgets the mapping without unmapping (after the test unmapped or moved it itself).
+    pub fn forget(mut self) {
+        self.len = 0;
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: this value owns the mapping `addr..addr+len`.
+            unsafe { libc::munmap(self.addr as *mut libc::c_void, self.len) };
+        }
+    }
+}
+
+/// Runs `f` in a forked child and returns its result (the child exits with it).
+pub fn in_child(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    // SAFETY: the test process is single-threaded here (each test runs in its own process), so
+    // the child may run arbitrary code after fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        let code = match f() {
+            Ok(()) => 0,
+            Err(msg) => {
+                eprintln!("child: {msg}");
+                1
+            }
+        };
+        // SAFETY: `_exit` ends the child without running the parent's destructors twice.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child just forked.
+    if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+        return Err(format!("waitpid: {}", io::Error::last_os_error()));
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(format!("child failed (wait status {status:#x})"))
+    }
+}
+
+/// The module parameters the harness loaded the module with (`MYDEV_PARAMS`).
+pub fn harness_params() -> String {
+    std::env::var("MYDEV_PARAMS").unwrap_or_default()
+}
+
+/// The module file in the guest.
+pub fn module_path() -> String {
+    std::env::var("MYDEV_MODULE").unwrap_or_else(|_| "/lib/modules/mmap.ko".to_string())
+}
+
+/// Loads the module with `params` through `finit_module`, for the exact errno.
+pub fn insmod(params: &str) -> io::Result<()> {
+    let f = std::fs::File::open(module_path())?;
+    let p = CString::new(params).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `f` is an open module file and `p` a NUL-terminated parameter string.
+    cvt(unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), p.as_ptr(), 0) }).map(drop)
+}
+
+/// Unloads the module through `delete_module` (non-blocking), for the exact errno.
+pub fn rmmod() -> io::Result<()> {
+    // SAFETY: a NUL-terminated module name.
+    cvt(unsafe { libc::syscall(libc::SYS_delete_module, c"mmap".as_ptr(), libc::O_NONBLOCK) }).map(drop)
+}
+
+/// Whether the module is loaded (listed in `/proc/modules`).
+pub fn module_loaded() -> bool {
+    std::fs::read_to_string("/proc/modules").is_ok_and(|m| m.lines().any(|l| l.starts_with("mmap ")))
+}
+
+/// Unloads the module if loaded and loads it with `params`.
+pub fn reload(params: &str) -> Result<(), String> {
+    if module_loaded() {
+        rmmod().map_err(|e| format!("rmmod: {e}"))?;
+    }
+    insmod(params).map_err(|e| format!("insmod {params}: {e}"))
+}
+
+/// Brings the module back as the harness loaded it.
+pub fn restore() -> Result<(), String> {
+    reload(&harness_params())
+}
+
+/// Runs `f` with the module loaded with `params`, then restores the harness's module, whatever
+/// `f` returned.
+pub fn with_module(params: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    reload(params)?;
+    let r = f();
+    let back = restore();
+    r.and(back)
+}
+
+/// The kernel log.
+pub fn dmesg() -> String {
+    std::process::Command::new("dmesg").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+}
+
+/// The device size from the size ioctl.
+pub fn device_size() -> Result<usize, String> {
+    let dev = mydev::Device::open_read_only(DEVICE).map_err(|e| e.to_string())?;
+    Ok(dev.size())
+}
+
+/// Runs a shell command line in the guest; returns (status, stdout, stderr).
+pub fn sh(cmd: &str) -> (i32, Vec<u8>, String) {
+    match std::process::Command::new("sh").args(["-c", cmd]).output() {
+        Ok(o) => (o.status.code().unwrap_or(-1), o.stdout, String::from_utf8_lossy(&o.stderr).into_owned()),
+        Err(e) => (-1, Vec::new(), e.to_string()),
+    }
+}
