@@ -17,8 +17,8 @@
 use crate::range;
 use kernel::{
     alloc::flags::{
-        GFP_KERNEL,
         __GFP_ZERO, //
+        GFP_KERNEL,
     },
     bindings,
     iov::{
@@ -90,7 +90,8 @@ impl Buffer {
             // - `iov.as_raw()` is a valid destination iterator for the duration of the call.
             // - The C copy tolerates concurrent stores to the page from user space or other
             //   callers (see the module documentation); no Rust reference to the bytes exists.
-            let copied = unsafe { bindings::copy_page_to_iter(page.as_ptr(), offset, chunk, iov.as_raw()) };
+            let copied =
+                unsafe { bindings::copy_page_to_iter(page.as_ptr(), offset, chunk, iov.as_raw()) };
             done += copied;
             if copied < chunk {
                 break;
@@ -125,7 +126,9 @@ impl Buffer {
             // - `iov.as_raw()` is a valid source iterator for the duration of the call.
             // - The C copy tolerates concurrent accesses to the page from user space or other
             //   callers (see the module documentation); no Rust reference to the bytes exists.
-            let copied = unsafe { bindings::copy_page_from_iter(page.as_ptr(), offset, chunk, iov.as_raw()) };
+            let copied = unsafe {
+                bindings::copy_page_from_iter(page.as_ptr(), offset, chunk, iov.as_raw())
+            };
             done += copied;
             if copied < chunk {
                 break;

@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(io_span(0, 10, 4096), Ok((0, 10)));
         assert_eq!(io_span(4090, 10, 4096), Ok((4090, 6)));
         assert_eq!(io_span(4096, 10, 4096), Ok((4096, 0)));
-        assert_eq!(io_span(i64::MAX, usize::MAX, 4096), Ok((i64::MAX as usize, 0)));
+        assert_eq!(
+            io_span(i64::MAX, usize::MAX, 4096),
+            Ok((i64::MAX as usize, 0))
+        );
         assert_eq!(io_span(0, usize::MAX, 4096), Ok((0, 4096)));
         assert_eq!(io_span(-1, 1, 4096), Err(EINVAL));
     }

@@ -21,7 +21,10 @@ const IOC_NONE: u32 = 0;
 const IOC_READ: u32 = 2;
 
 const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
-    (dir << IOC_DIRSHIFT) | (ty << IOC_TYPESHIFT) | (nr << IOC_NRSHIFT) | ((size as u32) << IOC_SIZESHIFT)
+    (dir << IOC_DIRSHIFT)
+        | (ty << IOC_TYPESHIFT)
+        | (nr << IOC_NRSHIFT)
+        | ((size as u32) << IOC_SIZESHIFT)
 }
 
 /// The ioctl type ("magic") byte of mydev.
@@ -30,7 +33,8 @@ pub const MYDEV_IOC_MAGIC: u32 = 0xB9;
 /// `_IOR(0xB9, 0x01, __u64)`: store the buffer size in bytes into the `u64` at `arg`.
 ///
 /// A character device's `st_size` is 0, so this is how a program learns how much it can map.
-pub const MYDEV_IOC_GET_SIZE: u32 = ioc(IOC_READ, MYDEV_IOC_MAGIC, 0x01, core::mem::size_of::<u64>());
+pub const MYDEV_IOC_GET_SIZE: u32 =
+    ioc(IOC_READ, MYDEV_IOC_MAGIC, 0x01, core::mem::size_of::<u64>());
 
 /// `_IO(0xB9, 0x02)`: set every byte of the buffer to zero. Needs a file opened for writing
 /// (`EBADF` otherwise, as for `write`).

@@ -57,7 +57,6 @@ pub(crate) fn mmap(buffer: &Buffer, vma: &VmaNew) -> Result {
     // SAFETY: `vma` is undergoing initial setup in the `mmap` hook, so it is valid and its
     // `vm_pgoff` is not being changed concurrently; reading an integer field is enough.
     let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
-    let pgoff = usize::try_from(pgoff).map_err(|_| EINVAL)?;
     let vma_pages = vma.end().checked_sub(vma.start()).ok_or(EINVAL)? >> PAGE_SHIFT;
     if !range::mapping_fits(pgoff, vma_pages, buffer.npages()) {
         return Err(EINVAL);
@@ -91,7 +90,9 @@ unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t
     // VMA keeps the file, and so the buffer, alive.
     let buffer = unsafe { &*(*vma).vm_private_data.cast::<Buffer>() };
 
-    let page = match usize::try_from(pgoff).ok().and_then(|index| buffer.page(index)) {
+    // `pgoff` is the page offset in the file (the VMA's `vm_pgoff` plus the page's index in the
+    // VMA): the index of the buffer page, if the buffer has one there.
+    let page = match buffer.page(pgoff) {
         Some(page) => page,
         None => return bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t,
     };

@@ -7,7 +7,7 @@ use crate::kernel::Kernel;
 use crate::paths::Paths;
 use crate::qemu::{self, Accel, Console, Ended, QemuConfig};
 use crate::tools::Tools;
-use crate::ui::{fmt_duration, Phase};
+use crate::ui::{Phase, fmt_duration};
 use crate::{initramfs::Initramfs, verdict};
 use anyhow::{Context, Result};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -68,11 +68,16 @@ impl GuestRun {
         if self.ended == Ended::TimedOut {
             p.push("the guest timed out and was killed".to_string());
         } else if self.status.is_none() {
-            p.push("the guest stopped without reporting a status (crashed or panicked)".to_string());
+            p.push(
+                "the guest stopped without reporting a status (crashed or panicked)".to_string(),
+            );
         }
         let trouble = verdict::kernel_trouble(&self.console);
         if !trouble.is_empty() {
-            p.push(format!("the kernel log shows trouble:\n{}", trouble.join("\n")));
+            p.push(format!(
+                "the kernel log shows trouble:\n{}",
+                trouble.join("\n")
+            ));
         }
         p
     }
@@ -80,7 +85,11 @@ impl GuestRun {
 
 /// Shell-quotes `words` into one command line.
 pub fn shell_words(words: &[String]) -> String {
-    words.iter().map(|w| qemu::shell_quote(w)).collect::<Vec<_>>().join(" ")
+    words
+        .iter()
+        .map(|w| qemu::shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn initramfs(spec: &GuestSpec<'_>) -> Result<Initramfs> {
@@ -89,26 +98,41 @@ fn initramfs(spec: &GuestSpec<'_>) -> Result<Initramfs> {
         fs.dir(d);
     }
     fs.file("init", INIT, 0o755);
-    fs.host_file("bin/busybox", Path::new("/bin/busybox")).context("busybox-static is a harness dependency")?;
+    fs.host_file("bin/busybox", Path::new("/bin/busybox"))
+        .context("busybox-static is a harness dependency")?;
     fs.symlink("bin/sh", "busybox");
     fs.host_file("lib/modules/mmap.ko", spec.module)?;
     fs.host_file("bin/user_test", &spec.tools.user_test)?;
     for (name, bin) in &spec.tools.suites {
         fs.host_file(&format!("opt/mydev/{name}"), bin)?;
     }
-    fs.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/tmp:/bin/sh\n", 0o644);
+    fs.file(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/tmp:/bin/sh\n",
+        0o644,
+    );
     fs.file("etc/group", "root:x:0:\nnogroup:x:65534:\n", 0o644);
     let mode = match spec.job {
         Job::Script(_) => "job",
         Job::Interactive => "interactive",
         Job::Crash => "crash",
     };
-    fs.file("etc/mydev/env", format!("MYDEV_PARAMS={}\nMYDEV_MODE={mode}\n", qemu::shell_quote(&spec.params.join(" "))), 0o644);
+    fs.file(
+        "etc/mydev/env",
+        format!(
+            "MYDEV_PARAMS={}\nMYDEV_MODE={mode}\n",
+            qemu::shell_quote(&spec.params.join(" "))
+        ),
+        0o644,
+    );
     if let Job::Script(s) = &spec.job {
         fs.file("etc/mydev/job.sh", s.as_bytes(), 0o755);
     }
     for f in spec.files {
-        let name = f.file_name().and_then(|n| n.to_str()).with_context(|| format!("{}: not a file name", f.display()))?;
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{}: not a file name", f.display()))?;
         fs.host_file(&format!("work/{name}"), f)?;
     }
     Ok(fs)
@@ -136,7 +160,11 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
         accel: spec.accel,
         memory_mib: spec.memory_mib,
         cpus: spec.cpus,
-        console: if interactive { Console::Terminal(console_log.clone()) } else { Console::File(console_log.clone()) },
+        console: if interactive {
+            Console::Terminal(console_log.clone())
+        } else {
+            Console::File(console_log.clone())
+        },
         output: output.clone(),
         control: control.clone(),
     };
@@ -149,7 +177,11 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
             "booting the {} kernel: accelerator {}{}, {} CPUs, {} MiB, module parameters [{}]",
             spec.kernel.profile.name,
             spec.accel.name(),
-            if spec.accel == Accel::Tcg { " (software emulation; KVM guests hang at boot on these machines)" } else { "" },
+            if spec.accel == Accel::Tcg {
+                " (software emulation; KVM guests hang at boot on these machines)"
+            } else {
+                ""
+            },
             spec.cpus,
             spec.memory_mib,
             spec.params.join(" "),
@@ -168,7 +200,11 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
         }
     })?;
     let elapsed = start.elapsed();
-    let read = |p: &Path| std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let read = |p: &Path| {
+        std::fs::read(p)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
     let run = GuestRun {
         output: read(&output),
         console: read(&console_log),
@@ -194,11 +230,16 @@ struct Tail {
 
 impl Tail {
     fn new(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), pos: 0 }
+        Self {
+            path: path.to_path_buf(),
+            pos: 0,
+        }
     }
 
     fn copy_new_to_stdout(&mut self) {
-        let Ok(mut f) = std::fs::File::open(&self.path) else { return };
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return;
+        };
         if f.seek(SeekFrom::Start(self.pos)).is_err() {
             return;
         }
@@ -224,8 +265,16 @@ mod tests {
 
     #[test]
     fn shell_words_round_trip_through_sh() {
-        let words = vec!["echo".to_string(), "a b".to_string(), "it's".to_string(), "$HOME".to_string()];
-        let out = std::process::Command::new("sh").args(["-c", &shell_words(&words)]).output().unwrap();
+        let words = vec![
+            "echo".to_string(),
+            "a b".to_string(),
+            "it's".to_string(),
+            "$HOME".to_string(),
+        ];
+        let out = std::process::Command::new("sh")
+            .args(["-c", &shell_words(&words)])
+            .output()
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b it's $HOME\n");
     }
 
@@ -239,11 +288,23 @@ mod tests {
             console_log: PathBuf::new(),
             elapsed: Duration::ZERO,
         };
-        assert!(run(Ended::Exited, Some(0), "[ 1.0] fine\n").problems().is_empty());
-        assert!(run(Ended::Exited, Some(1), "").problems().is_empty(), "a failing job is not a harness problem");
+        assert!(
+            run(Ended::Exited, Some(0), "[ 1.0] fine\n")
+                .problems()
+                .is_empty()
+        );
+        assert!(
+            run(Ended::Exited, Some(1), "").problems().is_empty(),
+            "a failing job is not a harness problem"
+        );
         assert!(run(Ended::TimedOut, None, "").problems()[0].contains("timed out"));
         assert!(run(Ended::Exited, None, "").problems()[0].contains("without reporting"));
-        let p = run(Ended::Exited, Some(0), "[ 1.0] WARNING: CPU: 0 PID: 1 at x\n").problems();
+        let p = run(
+            Ended::Exited,
+            Some(0),
+            "[ 1.0] WARNING: CPU: 0 PID: 1 at x\n",
+        )
+        .problems();
         assert!(p[0].contains("WARNING: CPU"), "{p:?}");
     }
 }

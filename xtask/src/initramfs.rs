@@ -34,7 +34,10 @@ impl Initramfs {
 
     fn add_parents(&mut self, path: &str) {
         let mut prefix = String::new();
-        for part in path.split('/').take(path.split('/').count().saturating_sub(1)) {
+        for part in path
+            .split('/')
+            .take(path.split('/').count().saturating_sub(1))
+        {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
@@ -55,7 +58,13 @@ impl Initramfs {
     pub fn file(&mut self, path: &str, data: impl Into<Vec<u8>>, mode: u32) -> &mut Self {
         let path = path.trim_matches('/');
         self.add_parents(path);
-        self.entries.insert(path.to_string(), Entry::File { data: data.into(), mode: mode & 0o7777 });
+        self.entries.insert(
+            path.to_string(),
+            Entry::File {
+                data: data.into(),
+                mode: mode & 0o7777,
+            },
+        );
         self
     }
 
@@ -71,15 +80,15 @@ impl Initramfs {
     pub fn symlink(&mut self, path: &str, target: &str) -> &mut Self {
         let path = path.trim_matches('/');
         self.add_parents(path);
-        self.entries.insert(path.to_string(), Entry::Symlink(target.to_string()));
+        self.entries
+            .insert(path.to_string(), Entry::Symlink(target.to_string()));
         self
     }
 
     /// The archive's bytes. Parents sort before their children, as the kernel's unpacker needs.
     pub fn to_cpio(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut ino = 1u32;
-        for (path, entry) in &self.entries {
+        for (ino, (path, entry)) in (1u32..).zip(&self.entries) {
             let (mode, data): (u32, &[u8]) = match entry {
                 Entry::Dir => (S_IFDIR | 0o755, &[]),
                 Entry::File { data, mode } => (S_IFREG | mode, data),
@@ -87,7 +96,6 @@ impl Initramfs {
             };
             let nlink = if matches!(entry, Entry::Dir) { 2 } else { 1 };
             push_entry(&mut out, ino, path, mode, nlink, data);
-            ino += 1;
         }
         push_entry(&mut out, 0, "TRAILER!!!", 0, 1, &[]);
         out
@@ -101,7 +109,21 @@ fn pad4(out: &mut Vec<u8>) {
 }
 
 fn push_entry(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, nlink: u32, data: &[u8]) {
-    let fields = [ino, mode, 0, 0, nlink, 0, data.len() as u32, 0, 0, 0, 0, name.len() as u32 + 1, 0];
+    let fields = [
+        ino,
+        mode,
+        0,
+        0,
+        nlink,
+        0,
+        data.len() as u32,
+        0,
+        0,
+        0,
+        0,
+        name.len() as u32 + 1,
+        0,
+    ];
     out.extend_from_slice(b"070701");
     for f in fields {
         out.extend_from_slice(format!("{f:08x}").as_bytes());
@@ -120,13 +142,18 @@ mod tests {
     #[test]
     fn entries_have_aligned_headers_and_parents_first() {
         let mut fs = Initramfs::new();
-        fs.file("bin/tool", b"abc".to_vec(), 0o755).symlink("bin/sh", "busybox");
+        fs.file("bin/tool", b"abc".to_vec(), 0o755)
+            .symlink("bin/sh", "busybox");
         let cpio = fs.to_cpio();
         assert_eq!(&cpio[..6], b"070701");
         // "bin" (dir), "bin/sh", "bin/tool", trailer, in that order.
         let text = String::from_utf8_lossy(&cpio);
         let pos = |s: &str| text.find(s).unwrap();
-        assert!(pos("bin\0") < pos("bin/sh\0") && pos("bin/sh\0") < pos("bin/tool\0") && pos("bin/tool\0") < pos("TRAILER!!!"));
+        assert!(
+            pos("bin\0") < pos("bin/sh\0")
+                && pos("bin/sh\0") < pos("bin/tool\0")
+                && pos("bin/tool\0") < pos("TRAILER!!!")
+        );
         assert_eq!(cpio.len() % 4, 0);
         // The file's header: mode 0100755, size 3, name size 9.
         let hdr = &text[pos("bin/tool") - 104..pos("bin/tool")];
@@ -139,7 +166,9 @@ mod tests {
     fn cpio_tool_reads_it_back() {
         // Cross-check with GNU cpio, which the harness's set-up installs.
         let mut fs = Initramfs::new();
-        fs.file("etc/x", b"hello".to_vec(), 0o644).dir("tmp").symlink("l", "etc/x");
+        fs.file("etc/x", b"hello".to_vec(), 0o644)
+            .dir("tmp")
+            .symlink("l", "etc/x");
         let mut child = std::process::Command::new("cpio")
             .args(["-t", "-v", "--quiet"])
             .stdin(std::process::Stdio::piped())
@@ -147,8 +176,16 @@ mod tests {
             .spawn()
             .expect("GNU cpio (installed by `cargo xtask setup`)");
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(&fs.to_cpio()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&fs.to_cpio())
+            .unwrap();
         let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
-        assert!(out.contains("etc/x") && out.contains("l -> etc/x") && out.contains("tmp"), "{out}");
+        assert!(
+            out.contains("etc/x") && out.contains("l -> etc/x") && out.contains("tmp"),
+            "{out}"
+        );
     }
 }

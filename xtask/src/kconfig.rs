@@ -8,7 +8,7 @@
 //! that Kconfig did not honour (a dependency was missing), so that a build never silently lacks
 //! an option a fragment asked for.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 /// One option setting: `CONFIG_NAME=value`, or `value == None` for "is not set".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +32,16 @@ fn parse_line(line: &str) -> Option<Setting> {
     let line = line.trim();
     if let Some(rest) = line.strip_prefix("# ") {
         let name = rest.strip_suffix(" is not set")?;
-        return name.starts_with("CONFIG_").then(|| Setting { name: name.to_string(), value: None });
+        return name.starts_with("CONFIG_").then(|| Setting {
+            name: name.to_string(),
+            value: None,
+        });
     }
     let (name, value) = line.split_once('=')?;
-    (name.starts_with("CONFIG_") && !name.contains(char::is_whitespace))
-        .then(|| Setting { name: name.to_string(), value: Some(value.to_string()) })
+    (name.starts_with("CONFIG_") && !name.contains(char::is_whitespace)).then(|| Setting {
+        name: name.to_string(),
+        value: Some(value.to_string()),
+    })
 }
 
 /// Parses a fragment; any line that is neither a setting, a comment nor blank is an error.
@@ -57,7 +62,9 @@ pub fn parse_fragment(text: &str, origin: &str) -> Result<Vec<Setting>> {
 pub fn merge(config: &str, settings: &[Setting]) -> String {
     let mut lines: Vec<String> = config.lines().map(str::to_string).collect();
     for s in settings {
-        let existing = lines.iter().position(|l| parse_line(l).is_some_and(|o| o.name == s.name));
+        let existing = lines
+            .iter()
+            .position(|l| parse_line(l).is_some_and(|o| o.name == s.name));
         match existing {
             Some(i) => lines[i] = s.line(),
             None => lines.push(s.line()),
@@ -89,7 +96,9 @@ pub fn missing(config: &str, requested: &[Setting]) -> Vec<(String, String)> {
             (Some(_), None) => false,
         };
         if !ok {
-            let got = have.map(Setting::line).unwrap_or_else(|| format!("{} absent", want.name));
+            let got = have
+                .map(Setting::line)
+                .unwrap_or_else(|| format!("{} absent", want.name));
             out.push((want.line(), got));
         }
     }
@@ -102,33 +111,65 @@ mod tests {
     use super::*;
 
     fn set(name: &str, value: Option<&str>) -> Setting {
-        Setting { name: name.into(), value: value.map(Into::into) }
+        Setting {
+            name: name.into(),
+            value: value.map(Into::into),
+        }
     }
 
     #[test]
     fn parses_settings_and_skips_comments() {
-        let f = parse_fragment("# comment\n\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\n", "f").unwrap();
-        assert_eq!(f, vec![set("CONFIG_A", Some("y")), set("CONFIG_B", None), set("CONFIG_C", Some("\"x y\""))]);
+        let f = parse_fragment(
+            "# comment\n\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            vec![
+                set("CONFIG_A", Some("y")),
+                set("CONFIG_B", None),
+                set("CONFIG_C", Some("\"x y\""))
+            ]
+        );
     }
 
     #[test]
     fn rejects_garbage_with_its_line_number() {
-        let err = parse_fragment("CONFIG_A=y\nRUST=y\n", "frag.config").unwrap_err().to_string();
+        let err = parse_fragment("CONFIG_A=y\nRUST=y\n", "frag.config")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("frag.config:2"), "{err}");
     }
 
     #[test]
     fn merge_replaces_and_appends() {
         let config = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\n";
-        let merged = merge(config, &[set("CONFIG_B", Some("y")), set("CONFIG_C", None), set("CONFIG_D", Some("1"))]);
-        assert_eq!(merged, "CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=1\n");
+        let merged = merge(
+            config,
+            &[
+                set("CONFIG_B", Some("y")),
+                set("CONFIG_C", None),
+                set("CONFIG_D", Some("1")),
+            ],
+        );
+        assert_eq!(
+            merged,
+            "CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=1\n"
+        );
     }
 
     #[test]
     fn later_settings_win() {
         let merged = merge("", &[set("CONFIG_A", Some("y")), set("CONFIG_A", None)]);
         assert_eq!(merged, "# CONFIG_A is not set\n");
-        assert!(missing(&merged, &[set("CONFIG_A", Some("y")), set("CONFIG_A", None)]).is_empty());
+        assert!(
+            missing(
+                &merged,
+                &[set("CONFIG_A", Some("y")), set("CONFIG_A", None)]
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -144,7 +185,10 @@ mod tests {
         assert_eq!(
             missing(config, &want),
             vec![
-                ("CONFIG_B=y".to_string(), "# CONFIG_B is not set".to_string()),
+                (
+                    "CONFIG_B=y".to_string(),
+                    "# CONFIG_B is not set".to_string()
+                ),
                 ("CONFIG_C=y".to_string(), "CONFIG_C absent".to_string()),
             ]
         );

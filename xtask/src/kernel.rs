@@ -11,8 +11,8 @@
 use crate::kconfig;
 use crate::paths::Paths;
 use crate::setup::{self, KernelSource};
-use crate::ui::{run_logged, Phase};
-use anyhow::{bail, Context, Result};
+use crate::ui::{Phase, run_logged};
+use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,10 +28,18 @@ pub struct Profile {
 }
 
 /// The small kernel for `demo`, `vm` and benchmarks.
-pub const MINIMAL: Profile = Profile { name: "minimal", fragments: &["minimal.config"], cmdline: "" };
+pub const MINIMAL: Profile = Profile {
+    name: "minimal",
+    fragments: &["minimal.config"],
+    cmdline: "",
+};
 
 /// The kernel for `test`: the minimal one plus KUnit and the kernel's debugging aids.
-pub const TEST: Profile = Profile { name: "test", fragments: &["minimal.config", "test.config"], cmdline: "slub_debug=FZPU" };
+pub const TEST: Profile = Profile {
+    name: "test",
+    fragments: &["minimal.config", "test.config"],
+    cmdline: "slub_debug=FZPU",
+};
 
 /// Bump when the build recipe below changes in a way that changes its output.
 const RECIPE: &str = "mydev kernel recipe 1: tinyconfig + fragments, olddefconfig, make all";
@@ -59,7 +67,11 @@ pub fn cache_key(inputs: &[(String, String)]) -> String {
         h.update(value.as_bytes());
         h.update([0]);
     }
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn tool_version(cmd: &str, arg: &str) -> String {
@@ -67,7 +79,13 @@ fn tool_version(cmd: &str, arg: &str) -> String {
         .env("PATH", setup::tool_path())
         .arg(arg)
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
         .unwrap_or_else(|_| format!("{cmd}: not found"))
 }
 
@@ -75,21 +93,42 @@ fn tool_version(cmd: &str, arg: &str) -> String {
 pub fn make_command(source: &Path) -> Command {
     let mut cmd = Command::new("make");
     cmd.arg("-C").arg(source);
-    cmd.env("PATH", setup::tool_path()).env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
+    cmd.env("PATH", setup::tool_path())
+        .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
     // Cargo's variables must not leak into Kbuild's own rustc calls.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER", "MAKEFLAGS", "MFLAGS", "CARGO_MAKEFLAGS"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "CARGO_MAKEFLAGS",
+    ] {
         cmd.env_remove(var);
     }
     cmd
 }
 
 fn jobs() -> String {
-    format!("-j{}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    format!(
+        "-j{}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    )
 }
 
 /// Returns the kernel of `profile`, building it unless the cache has it.
 pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<Kernel> {
-    let phase = Phase::start("kernel", &format!("{} kernel (Linux {}, fragments: {})", profile.name, source.version, profile.fragments.join(" + ")));
+    let phase = Phase::start(
+        "kernel",
+        &format!(
+            "{} kernel (Linux {}, fragments: {})",
+            profile.name,
+            source.version,
+            profile.fragments.join(" + ")
+        ),
+    );
     let mut settings = Vec::new();
     let mut inputs = vec![
         ("recipe".to_string(), RECIPE.to_string()),
@@ -100,7 +139,8 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
     ];
     for name in profile.fragments {
         let path = paths.repo.join("kernel").join(name);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         settings.extend(kconfig::parse_fragment(&text, &path.display().to_string())?);
         inputs.push((format!("fragment {name}"), text));
     }
@@ -108,12 +148,19 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
     let kernels = paths.cache.join("kernels");
     std::fs::create_dir_all(&kernels)?;
     let dir = kernels.join(format!("{}-{}-{key}", source.version, profile.name));
-    let kernel = Kernel { profile, dir: dir.clone(), version: source.version.clone() };
+    let kernel = Kernel {
+        profile,
+        dir: dir.clone(),
+        version: source.version.clone(),
+    };
     let done = dir.join(".mydev-complete");
 
     // One build at a time per kernel, across clones and CI.
-    let lock = std::fs::File::create(kernels.join(format!("{}-{}-{key}.lock", source.version, profile.name)))?;
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).context("locking the kernel cache entry")?;
+    let lock = std::fs::File::create(
+        kernels.join(format!("{}-{}-{key}.lock", source.version, profile.name)),
+    )?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .context("locking the kernel cache entry")?;
 
     if done.is_file() && kernel.bzimage().is_file() {
         phase.done(&format!("cached: {}", dir.display()));
@@ -125,27 +172,57 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
     }
     std::fs::create_dir_all(&dir)?;
     let log = dir.join("build.log");
-    phase.note(&format!("building into {} (log: {})", dir.display(), log.display()));
+    phase.note(&format!(
+        "building into {} (log: {})",
+        dir.display(),
+        log.display()
+    ));
     let make = |target: &str| {
         let mut cmd = make_command(&source.dir);
         cmd.arg(format!("O={}", dir.display())).arg(target);
         cmd
     };
-    run_logged("make tinyconfig", &mut make("tinyconfig"), &log, Duration::from_secs(30))?;
+    run_logged(
+        "make tinyconfig",
+        &mut make("tinyconfig"),
+        &log,
+        Duration::from_secs(30),
+    )?;
     let config_path = dir.join(".config");
     let config = std::fs::read_to_string(&config_path)?;
     std::fs::write(&config_path, kconfig::merge(&config, &settings))?;
-    run_logged("make olddefconfig", &mut make("olddefconfig"), &log, Duration::from_secs(30))?;
+    run_logged(
+        "make olddefconfig",
+        &mut make("olddefconfig"),
+        &log,
+        Duration::from_secs(30),
+    )?;
     let config = std::fs::read_to_string(&config_path)?;
     let missing = kconfig::missing(&config, &settings);
     if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().map(|(want, got)| format!("    wanted {want}, got {got}")).collect();
-        bail!("the {} kernel configuration lacks options its fragments ask for (a dependency is missing?):\n{}\nconfig: {}", profile.name, list.join("\n"), config_path.display());
+        let list: Vec<String> = missing
+            .iter()
+            .map(|(want, got)| format!("    wanted {want}, got {got}"))
+            .collect();
+        bail!(
+            "the {} kernel configuration lacks options its fragments ask for (a dependency is missing?):\n{}\nconfig: {}",
+            profile.name,
+            list.join("\n"),
+            config_path.display()
+        );
     }
-    phase.note(&format!("configuration checked: all {} fragment settings present", settings.len()));
+    phase.note(&format!(
+        "configuration checked: all {} fragment settings present",
+        settings.len()
+    ));
     let mut build = make("all");
     build.arg(jobs());
-    run_logged(&format!("building the {} kernel", profile.name), &mut build, &log, Duration::from_secs(30))?;
+    run_logged(
+        &format!("building the {} kernel", profile.name),
+        &mut build,
+        &log,
+        Duration::from_secs(30),
+    )?;
     check_source_untouched(source)?;
     std::fs::write(&done, cache_inputs_text(&inputs))?;
     phase.done(&format!("built {}", kernel.bzimage().display()));
@@ -153,7 +230,10 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
 }
 
 fn cache_inputs_text(inputs: &[(String, String)]) -> String {
-    inputs.iter().map(|(k, v)| format!("== {k}\n{v}\n")).collect()
+    inputs
+        .iter()
+        .map(|(k, v)| format!("== {k}\n{v}\n"))
+        .collect()
 }
 
 /// Fails if anything in the source tree changed after it was unpacked.
@@ -169,7 +249,10 @@ fn check_source_untouched(source: &KernelSource) -> Result<()> {
         .context("running find")?;
     let written = String::from_utf8_lossy(&out.stdout);
     if !written.trim().is_empty() {
-        bail!("the kernel build wrote into the source tree ({}); builds must use O=", written.trim());
+        bail!(
+            "the kernel build wrote into the source tree ({}); builds must use O=",
+            written.trim()
+        );
     }
     Ok(())
 }
@@ -177,7 +260,13 @@ fn check_source_untouched(source: &KernelSource) -> Result<()> {
 /// Builds `mmap.ko` against `kernel` with the module's own Makefile, from a copy of `module/`
 /// (so the clone's `module/` directory stays free of build outputs).
 pub fn build_module(paths: &Paths, kernel: &Kernel) -> Result<PathBuf> {
-    let phase = Phase::start("module", &format!("building mmap.ko against the {} kernel (Linux {})", kernel.profile.name, kernel.version));
+    let phase = Phase::start(
+        "module",
+        &format!(
+            "building mmap.ko against the {} kernel (Linux {})",
+            kernel.profile.name, kernel.version
+        ),
+    );
     let out = paths.work.join(format!("module-{}", kernel.profile.name));
     std::fs::create_dir_all(&out)?;
     for entry in std::fs::read_dir(paths.repo.join("module"))? {
@@ -191,17 +280,31 @@ pub fn build_module(paths: &Paths, kernel: &Kernel) -> Result<PathBuf> {
             }
         }
     }
-    let log = paths.logs.join(format!("module-{}.log", kernel.profile.name));
+    let log = paths
+        .logs
+        .join(format!("module-{}.log", kernel.profile.name));
     std::fs::write(&log, "")?;
     let mut cmd = make_command(&out);
     cmd.arg(format!("KDIR={}", kernel.dir.display()));
     run_logged("building mmap.ko", &mut cmd, &log, Duration::from_secs(30))?;
     let ko = out.join("mmap.ko");
-    let warnings = std::fs::read_to_string(&log)?.lines().filter(|l| l.starts_with("warning") || l.starts_with("WARNING") || l.contains(": warning:")).count();
+    let warnings = std::fs::read_to_string(&log)?
+        .lines()
+        .filter(|l| {
+            l.starts_with("warning") || l.starts_with("WARNING") || l.contains(": warning:")
+        })
+        .count();
     if warnings > 0 {
-        bail!("mmap.ko built with {warnings} warning(s); the module must build warning-free: see {}", log.display());
+        bail!(
+            "mmap.ko built with {warnings} warning(s); the module must build warning-free: see {}",
+            log.display()
+        );
     }
-    phase.done(&format!("{} ({} bytes)", ko.display(), std::fs::metadata(&ko)?.len()));
+    phase.done(&format!(
+        "{} ({} bytes)",
+        ko.display(),
+        std::fs::metadata(&ko)?.len()
+    ));
     Ok(ko)
 }
 
@@ -210,7 +313,10 @@ mod tests {
     use super::*;
 
     fn inputs(fragment: &str) -> Vec<(String, String)> {
-        vec![("source".into(), "7.3.4-1".into()), ("fragment a".into(), fragment.into())]
+        vec![
+            ("source".into(), "7.3.4-1".into()),
+            ("fragment a".into(), fragment.into()),
+        ]
     }
 
     #[test]
@@ -235,6 +341,9 @@ mod tests {
                 assert!(!settings.is_empty(), "{f} has settings");
             }
         }
-        assert!(TEST.fragments.starts_with(MINIMAL.fragments), "the test kernel extends the minimal one");
+        assert!(
+            TEST.fragments.starts_with(MINIMAL.fragments),
+            "the test kernel extends the minimal one"
+        );
     }
 }

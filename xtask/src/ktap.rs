@@ -61,7 +61,10 @@ fn parse_result(line: &str) -> Option<(bool, String, bool)> {
         },
     };
     let desc = desc.trim().trim_start_matches("- ").trim().to_string();
-    let skip = directive.trim_start().to_ascii_uppercase().starts_with("SKIP");
+    let skip = directive
+        .trim_start()
+        .to_ascii_uppercase()
+        .starts_with("SKIP");
     Some((ok, desc, skip))
 }
 
@@ -82,7 +85,12 @@ pub fn parse(text: &str) -> Document {
         if trimmed.starts_with("KTAP version") || trimmed.starts_with("TAP version") {
             started = true;
             if stack.last().is_none_or(|l| indent > l.indent) {
-                stack.push(Level { indent, plan: None, count: 0, subtest: None });
+                stack.push(Level {
+                    indent,
+                    plan: None,
+                    count: 0,
+                    subtest: None,
+                });
             }
             continue;
         }
@@ -92,7 +100,12 @@ pub fn parse(text: &str) -> Document {
         if let Some(name) = trimmed.strip_prefix("# Subtest: ") {
             // KUnit announces the subtest at the child's indentation.
             if stack.last().is_none_or(|l| indent > l.indent) {
-                stack.push(Level { indent, plan: None, count: 0, subtest: None });
+                stack.push(Level {
+                    indent,
+                    plan: None,
+                    count: 0,
+                    subtest: None,
+                });
             }
             if let Some(l) = stack.last_mut() {
                 l.subtest = Some(name.trim().to_string());
@@ -100,16 +113,26 @@ pub fn parse(text: &str) -> Document {
             continue;
         }
         if let Some(plan) = trimmed.strip_prefix("1..") {
-            let n = plan.split_whitespace().next().and_then(|n| n.parse::<usize>().ok());
+            let n = plan
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<usize>().ok());
             if stack.last().is_none_or(|l| indent > l.indent) {
-                stack.push(Level { indent, plan: None, count: 0, subtest: None });
+                stack.push(Level {
+                    indent,
+                    plan: None,
+                    count: 0,
+                    subtest: None,
+                });
             }
             if let Some(l) = stack.last_mut() {
                 l.plan = n;
             }
             continue;
         }
-        let Some((ok, desc, skip)) = parse_result(trimmed) else { continue };
+        let Some((ok, desc, skip)) = parse_result(trimmed) else {
+            continue;
+        };
         // Close deeper levels: this result line is their summary.
         while stack.len() > 1 && stack.last().is_some_and(|l| l.indent > indent) {
             if let Some(child) = stack.pop() {
@@ -118,7 +141,12 @@ pub fn parse(text: &str) -> Document {
             }
         }
         if stack.last().is_none_or(|l| indent > l.indent) {
-            stack.push(Level { indent, plan: None, count: 0, subtest: None });
+            stack.push(Level {
+                indent,
+                plan: None,
+                count: 0,
+                subtest: None,
+            });
         }
         // KUnit announces `# Subtest: NAME` at the indentation of the suite's own results.
         let prefix: Vec<String> = stack.iter().filter_map(|l| l.subtest.clone()).collect();
@@ -128,8 +156,16 @@ pub fn parse(text: &str) -> Document {
         if just_closed.take().is_some() {
             // A suite summary: its failure is already counted in its leaves, unless it failed
             // with no failing leaf (e.g. the suite's init failed), which must not pass.
-            if !ok && !doc.results.iter().any(|r| r.outcome == Outcome::Fail && r.name.starts_with(&desc)) {
-                doc.results.push(TestResult { name: join(&prefix, &desc), outcome: Outcome::Fail });
+            if !ok
+                && !doc
+                    .results
+                    .iter()
+                    .any(|r| r.outcome == Outcome::Fail && r.name.starts_with(&desc))
+            {
+                doc.results.push(TestResult {
+                    name: join(&prefix, &desc),
+                    outcome: Outcome::Fail,
+                });
             }
             continue;
         }
@@ -138,10 +174,14 @@ pub fn parse(text: &str) -> Document {
             (true, false) => Outcome::Pass,
             (false, false) => Outcome::Fail,
         };
-        doc.results.push(TestResult { name: join(&prefix, &desc), outcome });
+        doc.results.push(TestResult {
+            name: join(&prefix, &desc),
+            outcome,
+        });
     }
     if !started {
-        doc.errors.push("no TAP output (no `TAP version` line)".to_string());
+        doc.errors
+            .push("no TAP output (no `TAP version` line)".to_string());
     }
     while let Some(level) = stack.pop() {
         check_plan(&level, &mut doc);
@@ -158,8 +198,14 @@ fn join(prefix: &[String], name: &str) -> String {
 fn check_plan(level: &Level, doc: &mut Document) {
     let what = level.subtest.as_deref().unwrap_or("document");
     match level.plan {
-        None => doc.errors.push(format!("{what}: no plan (1..N) after {} results", level.count)),
-        Some(n) if n != level.count => doc.errors.push(format!("{what}: planned {n} tests, {} reported", level.count)),
+        None => doc.errors.push(format!(
+            "{what}: no plan (1..N) after {} results",
+            level.count
+        )),
+        Some(n) if n != level.count => doc.errors.push(format!(
+            "{what}: planned {n} tests, {} reported",
+            level.count
+        )),
         Some(_) => {}
     }
 }
@@ -204,7 +250,9 @@ pub fn merge_by_name(results: impl IntoIterator<Item = TestResult>) -> Vec<TestR
         let e = map.entry(r.name).or_insert(r.outcome);
         *e = (*e).max(r.outcome);
     }
-    map.into_iter().map(|(name, outcome)| TestResult { name, outcome }).collect()
+    map.into_iter()
+        .map(|(name, outcome)| TestResult { name, outcome })
+        .collect()
 }
 
 #[cfg(test)]
@@ -212,12 +260,18 @@ mod tests {
     use super::*;
 
     fn names(doc: &Document, outcome: Outcome) -> Vec<&str> {
-        doc.results.iter().filter(|r| r.outcome == outcome).map(|r| r.name.as_str()).collect()
+        doc.results
+            .iter()
+            .filter(|r| r.outcome == outcome)
+            .map(|r| r.name.as_str())
+            .collect()
     }
 
     #[test]
     fn flat_tap13() {
-        let doc = parse("TAP version 13\n1..3\nok 1 - a\nnot ok 2 - b\n# diag\nok 3 - c # SKIP no madvise\n");
+        let doc = parse(
+            "TAP version 13\n1..3\nok 1 - a\nnot ok 2 - b\n# diag\nok 3 - c # SKIP no madvise\n",
+        );
         assert!(doc.errors.is_empty(), "{:?}", doc.errors);
         assert_eq!(names(&doc, Outcome::Pass), ["a"]);
         assert_eq!(names(&doc, Outcome::Fail), ["b"]);
@@ -267,7 +321,9 @@ mod tests {
 
     #[test]
     fn a_failing_suite_without_failing_cases_fails() {
-        let doc = parse("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: s\n    1..0\nnot ok 1 s\n");
+        let doc = parse(
+            "KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: s\n    1..0\nnot ok 1 s\n",
+        );
         assert_eq!(names(&doc, Outcome::Fail), ["s"]);
     }
 
@@ -280,8 +336,15 @@ mod tests {
 
     #[test]
     fn repeated_runs_merge_to_the_worst() {
-        let r = |n: &str, o| TestResult { name: n.into(), outcome: o };
-        let merged = merge_by_name([r("a", Outcome::Pass), r("b", Outcome::Pass), r("a", Outcome::Fail)]);
+        let r = |n: &str, o| TestResult {
+            name: n.into(),
+            outcome: o,
+        };
+        let merged = merge_by_name([
+            r("a", Outcome::Pass),
+            r("b", Outcome::Pass),
+            r("a", Outcome::Fail),
+        ]);
         assert_eq!(merged, [r("a", Outcome::Fail), r("b", Outcome::Pass)]);
     }
 

@@ -22,7 +22,7 @@ mod tools;
 mod ui;
 mod verdict;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 use guest::{GuestSpec, Job};
 use paths::Paths;
@@ -99,15 +99,23 @@ struct VmOpts {
 
 /// Checks a `NAME=VALUE` module parameter: a C identifier, `=`, and a value without spaces.
 fn parse_param(s: &str) -> Result<String, String> {
-    let (name, value) = s.split_once('=').ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
     let ident = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
     if !ident {
         return Err(format!("{name:?} is not a parameter name"));
     }
-    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '\'' || c == '"') {
-        return Err(format!("the value of {name} must be non-empty, without spaces or quotes"));
+    if value.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c == '\'' || c == '"')
+    {
+        return Err(format!(
+            "the value of {name} must be non-empty, without spaces or quotes"
+        ));
     }
     Ok(s.to_string())
 }
@@ -160,15 +168,23 @@ fn demo_script() -> String {
     for step in DEMO_STEPS {
         let words: Vec<String> = step.iter().map(|w| w.to_string()).collect();
         let line = guest::shell_words(&words);
-        s.push_str(&format!("echo {}\n", qemu::shell_quote(&format!("$ {line}"))));
-        s.push_str(&format!("{line} || {{ echo \"demo: step failed with status $?\"; fail=1; }}\n"));
+        s.push_str(&format!(
+            "echo {}\n",
+            qemu::shell_quote(&format!("$ {line}"))
+        ));
+        s.push_str(&format!(
+            "{line} || {{ echo \"demo: step failed with status $?\"; fail=1; }}\n"
+        ));
     }
     s.push_str("echo '$ dmesg | grep mmap:'\ndmesg | grep 'mmap:'\nexit $fail\n");
     s
 }
 
 /// Builds what a guest of `profile` needs.
-fn prepare(paths: &Paths, profile: kernel::Profile) -> Result<(kernel::Kernel, PathBuf, tools::Tools)> {
+fn prepare(
+    paths: &Paths,
+    profile: kernel::Profile,
+) -> Result<(kernel::Kernel, PathBuf, tools::Tools)> {
     let source = setup::setup(paths)?;
     let k = kernel::ensure(paths, &source, profile)?;
     let module = kernel::build_module(paths, &k)?;
@@ -202,18 +218,34 @@ fn spec<'a>(
 
 fn demo(paths: &Paths, opts: &GuestOpts) -> Result<ExitCode> {
     let built = prepare(paths, kernel::MINIMAL)?;
-    let run = guest::run(paths, &spec("demo", opts, &built, &[], Job::Script(demo_script()), Some(Duration::from_secs(opts.timeout))))?;
+    let run = guest::run(
+        paths,
+        &spec(
+            "demo",
+            opts,
+            &built,
+            &[],
+            Job::Script(demo_script()),
+            Some(Duration::from_secs(opts.timeout)),
+        ),
+    )?;
     let problems = run.problems();
     for p in &problems {
         eprintln!("demo: {p}");
     }
     match run.status {
         Some(0) if problems.is_empty() => {
-            eprintln!("demo: every step succeeded ({} in the guest)", ui::fmt_duration(run.elapsed));
+            eprintln!(
+                "demo: every step succeeded ({} in the guest)",
+                ui::fmt_duration(run.elapsed)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some(s) => {
-            eprintln!("demo: failed (guest status {s}); console log: {}", run.console_log.display());
+            eprintln!(
+                "demo: failed (guest status {s}); console log: {}",
+                run.console_log.display()
+            );
             Ok(ExitCode::FAILURE)
         }
         None => {
@@ -234,22 +266,47 @@ fn vm(paths: &Paths, opts: &VmOpts) -> Result<ExitCode> {
         if !opts.with.is_empty() {
             eprintln!("vm: the --with files are in /work");
         }
-        let run = guest::run(paths, &spec("vm", &opts.guest, &built, &opts.with, Job::Interactive, None))?;
+        let run = guest::run(
+            paths,
+            &spec(
+                "vm",
+                &opts.guest,
+                &built,
+                &opts.with,
+                Job::Interactive,
+                None,
+            ),
+        )?;
         for p in run.problems() {
             eprintln!("vm: {p}");
         }
-        return Ok(ExitCode::from(run.status.map(|s| s.clamp(0, 255) as u8).unwrap_or(0)));
+        return Ok(ExitCode::from(
+            run.status.map(|s| s.clamp(0, 255) as u8).unwrap_or(0),
+        ));
     }
     let script = format!("{}\n", guest::shell_words(&opts.command));
     let timeout = Some(Duration::from_secs(opts.guest.timeout));
-    let run = guest::run(paths, &spec("vm", &opts.guest, &built, &opts.with, Job::Script(script), timeout))?;
+    let run = guest::run(
+        paths,
+        &spec(
+            "vm",
+            &opts.guest,
+            &built,
+            &opts.with,
+            Job::Script(script),
+            timeout,
+        ),
+    )?;
     for p in run.problems() {
         eprintln!("vm: {p}");
     }
     match run.status {
         Some(s) => Ok(ExitCode::from(s.clamp(0, 255) as u8)),
         None => {
-            eprintln!("vm: the guest reported no exit status; console log: {}", run.console_log.display());
+            eprintln!(
+                "vm: the guest reported no exit status; console log: {}",
+                run.console_log.display()
+            );
             Ok(ExitCode::FAILURE)
         }
     }
@@ -278,8 +335,22 @@ mod tests {
 
     #[test]
     fn vm_takes_files_and_a_command_after_dashes() {
-        let cli = Cli::try_parse_from(["cargo xtask", "vm", "--param", "size=8192", "--with", "./a", "./b", "--", "./a", "-x"]).unwrap();
-        let Cmd::Vm(v) = cli.command else { panic!("not vm") };
+        let cli = Cli::try_parse_from([
+            "cargo xtask",
+            "vm",
+            "--param",
+            "size=8192",
+            "--with",
+            "./a",
+            "./b",
+            "--",
+            "./a",
+            "-x",
+        ])
+        .unwrap();
+        let Cmd::Vm(v) = cli.command else {
+            panic!("not vm")
+        };
         assert_eq!(v.with, [PathBuf::from("./a"), PathBuf::from("./b")]);
         assert_eq!(v.command, ["./a", "-x"]);
         assert_eq!(v.guest.params, ["size=8192"]);
@@ -289,7 +360,12 @@ mod tests {
     #[test]
     fn demo_script_echoes_and_runs_each_step() {
         let s = demo_script();
-        assert!(s.contains("echo '$ user_test w '\\''Hello, World!'\\'''\nuser_test w 'Hello, World!' ||"), "{s}");
+        assert!(
+            s.contains(
+                "echo '$ user_test w '\\''Hello, World!'\\'''\nuser_test w 'Hello, World!' ||"
+            ),
+            "{s}"
+        );
         assert!(s.contains("user_test p 5 ||"));
         assert!(s.ends_with("exit $fail\n"));
     }

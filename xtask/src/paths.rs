@@ -20,7 +20,10 @@ pub struct Paths {
 
 impl Paths {
     pub fn discover() -> Result<Self> {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("xtask has no parent directory")?.to_path_buf();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask has no parent directory")?
+            .to_path_buf();
         let cache = cache_dir(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
             .context("neither XDG_CACHE_HOME nor HOME is set")?;
         let work = repo.join("target/mydev");
@@ -28,13 +31,21 @@ impl Paths {
         for d in [&work, &logs, &cache] {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
-        Ok(Self { repo, work, logs, cache })
+        Ok(Self {
+            repo,
+            work,
+            logs,
+            cache,
+        })
     }
 }
 
 /// The cache directory: `$XDG_CACHE_HOME/mydev` when that is an absolute path (as the XDG
 /// specification requires), otherwise `$HOME/.cache/mydev`.
-pub fn cache_dir(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Option<PathBuf> {
+pub fn cache_dir(
+    xdg_cache_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
     match xdg_cache_home.map(PathBuf::from) {
         Some(x) if x.is_absolute() => Some(x.join("mydev")),
         _ => home.map(|h| PathBuf::from(h).join(".cache/mydev")),
@@ -47,9 +58,18 @@ mod tests {
 
     #[test]
     fn cache_follows_xdg_then_home() {
-        assert_eq!(cache_dir(Some("/x/c".into()), Some("/home/u".into())), Some(PathBuf::from("/x/c/mydev")));
-        assert_eq!(cache_dir(None, Some("/home/u".into())), Some(PathBuf::from("/home/u/.cache/mydev")));
-        assert_eq!(cache_dir(Some("relative".into()), Some("/h".into())), Some(PathBuf::from("/h/.cache/mydev")));
+        assert_eq!(
+            cache_dir(Some("/x/c".into()), Some("/home/u".into())),
+            Some(PathBuf::from("/x/c/mydev"))
+        );
+        assert_eq!(
+            cache_dir(None, Some("/home/u".into())),
+            Some(PathBuf::from("/home/u/.cache/mydev"))
+        );
+        assert_eq!(
+            cache_dir(Some("relative".into()), Some("/h".into())),
+            Some(PathBuf::from("/h/.cache/mydev"))
+        );
         assert_eq!(cache_dir(Some("".into()), None), None);
     }
 }

@@ -6,7 +6,7 @@
 //! interactive shell), `ttyS1` carries the guest command's output and `ttyS2` its exit status,
 //! each on a channel of its own so that nothing is parsed out of the kernel's messages.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,8 +68,16 @@ impl QemuConfig {
         match &self.console {
             Console::File(log) => push(&["-serial", &format!("file:{}", log.display())]),
             Console::Terminal(log) => {
-                push(&["-chardev", &format!("stdio,id=con,mux=on,signal=off,logfile={}", log.display())]);
-                push(&["-serial", "chardev:con", "-mon", "chardev=con,mode=readline"]);
+                push(&[
+                    "-chardev",
+                    &format!("stdio,id=con,mux=on,signal=off,logfile={}", log.display()),
+                ]);
+                push(&[
+                    "-serial",
+                    "chardev:con",
+                    "-mon",
+                    "chardev=con,mode=readline",
+                ]);
             }
         }
         push(&["-serial", &format!("file:{}", self.output.display())]);
@@ -88,7 +96,10 @@ impl QemuConfig {
 
 /// Quotes `s` for a POSIX shell when it needs it.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -106,7 +117,11 @@ pub enum Ended {
 
 /// Starts QEMU and waits for it, killing it after `timeout` (if any). `on_tick` runs about
 /// every 100 ms while it runs (used to stream the guest's output).
-pub fn run(config: &QemuConfig, timeout: Option<Duration>, mut on_tick: impl FnMut()) -> Result<Ended> {
+pub fn run(
+    config: &QemuConfig,
+    timeout: Option<Duration>,
+    mut on_tick: impl FnMut(),
+) -> Result<Ended> {
     for f in [&config.output, &config.control] {
         std::fs::write(f, b"").with_context(|| format!("creating {}", f.display()))?;
     }
@@ -115,7 +130,9 @@ pub fn run(config: &QemuConfig, timeout: Option<Duration>, mut on_tick: impl FnM
     if matches!(config.console, Console::File(_)) {
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
     }
-    let mut child = cmd.spawn().context("starting qemu-system-x86_64 (is qemu-system-x86 installed?)")?;
+    let mut child = cmd
+        .spawn()
+        .context("starting qemu-system-x86_64 (is qemu-system-x86 installed?)")?;
     let start = Instant::now();
     loop {
         on_tick();
@@ -169,18 +186,33 @@ mod tests {
     #[test]
     fn serial_ports_are_console_output_control_in_order() {
         let args = config(Console::File("/l/console.log".into())).args();
-        let serials: Vec<&str> =
-            args.windows(2).filter(|w| w[0] == "-serial").map(|w| w[1].as_str()).collect();
-        assert_eq!(serials, ["file:/l/console.log", "file:/l/out", "file:/l/ctl"]);
+        let serials: Vec<&str> = args
+            .windows(2)
+            .filter(|w| w[0] == "-serial")
+            .map(|w| w[1].as_str())
+            .collect();
+        assert_eq!(
+            serials,
+            ["file:/l/console.log", "file:/l/out", "file:/l/ctl"]
+        );
         assert!(args.windows(2).any(|w| w[0] == "-accel" && w[1] == "tcg"));
-        assert!(args.windows(2).any(|w| w[0] == "-smp" && w[1] == "2,sockets=2"));
+        assert!(
+            args.windows(2)
+                .any(|w| w[0] == "-smp" && w[1] == "2,sockets=2")
+        );
     }
 
     #[test]
     fn interactive_console_is_muxed_with_the_monitor_and_logged() {
         let args = config(Console::Terminal("/l/c.log".into())).args();
-        assert!(args.iter().any(|a| a == "stdio,id=con,mux=on,signal=off,logfile=/l/c.log"));
-        assert!(args.windows(2).any(|w| w[0] == "-mon" && w[1] == "chardev=con,mode=readline"));
+        assert!(
+            args.iter()
+                .any(|a| a == "stdio,id=con,mux=on,signal=off,logfile=/l/c.log")
+        );
+        assert!(
+            args.windows(2)
+                .any(|w| w[0] == "-mon" && w[1] == "chardev=con,mode=readline")
+        );
     }
 
     #[test]

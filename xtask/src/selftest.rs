@@ -4,6 +4,7 @@
 //! and passes only if the harness reports the failure. Without them, a harness that counted a
 //! crash as a pass would look green.
 
+use crate::GuestOpts;
 use crate::guest::{self, GuestRun, GuestSpec, Job};
 use crate::kernel::Kernel;
 use crate::ktap::{self, Outcome, TestResult};
@@ -13,10 +14,12 @@ use crate::tally::Tally;
 use crate::tests_cmd::has_failure;
 use crate::tools::Tools;
 use crate::ui::Phase;
-use crate::GuestOpts;
 use anyhow::Result;
 use std::path::Path;
 use std::time::Duration;
+
+/// The program that the first case copies into the guest, as `vm --with` does.
+const WITH_FILE: &str = "selftest-exit-3.sh";
 
 struct Case {
     name: &'static str,
@@ -29,8 +32,9 @@ struct Case {
 fn cases() -> Vec<Case> {
     vec![
         Case {
-            name: "the_guest_exit_status_reaches_the_host",
-            job: Job::Script("echo hello from the guest\nexit 3\n".into()),
+            // What `cargo xtask vm --with ./prog -- ./prog` does: copy, run in /work, return.
+            name: "a_with_file_runs_and_its_exit_status_reaches_the_host",
+            job: Job::Script(format!("./{WITH_FILE}\n")),
             timeout: 120,
             check: |r| match (r.status, r.problems().is_empty(), r.output.contains("hello from the guest")) {
                 (Some(3), true, true) => Ok(()),
@@ -44,7 +48,11 @@ fn cases() -> Vec<Case> {
             check: |r| {
                 let p = r.problems();
                 let panicked = r.console.contains("Kernel panic");
-                if r.status.is_none() && panicked && p.iter().any(|p| p.contains("without reporting")) && p.iter().any(|p| p.contains("Kernel panic")) {
+                if r.status.is_none()
+                    && panicked
+                    && p.iter().any(|p| p.contains("without reporting"))
+                    && p.iter().any(|p| p.contains("Kernel panic"))
+                {
                     Ok(())
                 } else {
                     Err(format!("a panic went unnoticed: status {:?}, problems {p:?}", r.status))
@@ -68,7 +76,9 @@ fn cases() -> Vec<Case> {
             name: "a_kernel_warning_fails_the_run",
             // The scan reads the console text, so a warning-level message in the kernel's
             // format exercises it exactly as a WARN_ON() report would.
-            job: Job::Script("echo '<4>WARNING: CPU: 0 PID: 1 at xtask/selftest: injected warning' > /dev/kmsg\n".into()),
+            job: Job::Script(
+                "echo '<4>WARNING: CPU: 0 PID: 1 at xtask/selftest: injected warning' > /dev/kmsg\n".into(),
+            ),
             timeout: 120,
             check: |r| {
                 let p = r.problems();
@@ -84,7 +94,10 @@ fn cases() -> Vec<Case> {
             job: Job::Script("echo sleeping\nsleep 100000\n".into()),
             timeout: 20,
             check: |r| {
-                if r.ended == Ended::TimedOut && r.status.is_none() && r.problems().iter().any(|p| p.contains("timed out")) {
+                if r.ended == Ended::TimedOut
+                    && r.status.is_none()
+                    && r.problems().iter().any(|p| p.contains("timed out"))
+                {
                     Ok(())
                 } else {
                     Err(format!("a hang was not caught: ended {:?}, status {:?}", r.ended, r.status))
@@ -94,8 +107,25 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-pub fn run_all(paths: &Paths, kernel: &Kernel, module: &Path, tools: &Tools, opts: &GuestOpts, tally: &mut Tally) -> Result<()> {
-    let phase = Phase::start("selftest", "harness self-tests: guests that fail on purpose must be reported as failing");
+pub fn run_all(
+    paths: &Paths,
+    kernel: &Kernel,
+    module: &Path,
+    tools: &Tools,
+    opts: &GuestOpts,
+    tally: &mut Tally,
+) -> Result<()> {
+    let phase = Phase::start(
+        "selftest",
+        "harness self-tests: guests that fail on purpose must be reported as failing",
+    );
+    let with_file = paths.work.join(WITH_FILE);
+    std::fs::write(&with_file, "#!/bin/sh\necho hello from the guest\nexit 3\n")?;
+    std::fs::set_permissions(
+        &with_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let files = [with_file];
     for case in cases() {
         let label = format!("selftest-{}", case.name);
         let spec = GuestSpec {
@@ -104,7 +134,7 @@ pub fn run_all(paths: &Paths, kernel: &Kernel, module: &Path, tools: &Tools, opt
             module,
             tools,
             params: &opts.params,
-            files: &[],
+            files: &files,
             job: case.job.clone(),
             timeout: Some(Duration::from_secs(case.timeout)),
             accel: opts.accel,
@@ -120,8 +150,22 @@ pub fn run_all(paths: &Paths, kernel: &Kernel, module: &Path, tools: &Tools, opt
                 Outcome::Fail
             }
         };
-        phase.note(&format!("{} {}", if outcome == Outcome::Pass { "ok" } else { "FAILED" }, case.name));
-        tally.result("selftest", &TestResult { name: case.name.to_string(), outcome });
+        phase.note(&format!(
+            "{} {}",
+            if outcome == Outcome::Pass {
+                "ok"
+            } else {
+                "FAILED"
+            },
+            case.name
+        ));
+        tally.result(
+            "selftest",
+            &TestResult {
+                name: case.name.to_string(),
+                outcome,
+            },
+        );
     }
     phase.done("done");
     Ok(())

@@ -7,8 +7,8 @@
 //! a private apt configuration under the cache: the system's own sources stay untouched.
 
 use crate::paths::Paths;
-use crate::ui::{run_logged, Phase};
-use anyhow::{bail, Context, Result};
+use crate::ui::{Phase, run_logged};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -54,11 +54,17 @@ pub struct KernelSource {
 
 /// Runs every set-up step; cheap when everything is already there.
 pub fn setup(paths: &Paths) -> Result<KernelSource> {
-    let phase = Phase::start("setup", "checking host packages, Rust components and the kernel source");
+    let phase = Phase::start(
+        "setup",
+        "checking host packages, Rust components and the kernel source",
+    );
     ensure_packages(&phase)?;
     ensure_rust(paths, &phase)?;
     let source = ensure_source(paths, &phase)?;
-    phase.done(&format!("ready: Linux {} source ({} {})", source.version, SOURCE_PACKAGE, source.deb_version));
+    phase.done(&format!(
+        "ready: Linux {} source ({} {})",
+        source.version, SOURCE_PACKAGE, source.deb_version
+    ));
     Ok(source)
 }
 
@@ -76,14 +82,21 @@ fn missing_packages(wanted: &[&str]) -> Result<Vec<String>> {
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(wanted
         .iter()
-        .filter(|p| !text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [**p, "ii"]))
+        .filter(|p| {
+            !text
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == [**p, "ii"])
+        })
         .map(|p| p.to_string())
         .collect())
 }
 
 /// The `apt-get install` line for `packages`.
 pub fn install_line(packages: &[String]) -> String {
-    format!("apt-get install -y --no-install-recommends {}", packages.join(" "))
+    format!(
+        "apt-get install -y --no-install-recommends {}",
+        packages.join(" ")
+    )
 }
 
 fn ensure_packages(phase: &Phase) -> Result<()> {
@@ -101,7 +114,12 @@ fn ensure_packages(phase: &Phase) -> Result<()> {
     }
     phase.note(&format!("installing {}", missing.join(" ")));
     let log = std::env::temp_dir().join("mydev-apt.log");
-    run_logged("apt-get update", Command::new("apt-get").args(["update", "-q"]), &log, Duration::from_secs(30))?;
+    run_logged(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-q"]),
+        &log,
+        Duration::from_secs(30),
+    )?;
     run_logged(
         "apt-get install",
         Command::new("apt-get")
@@ -116,7 +134,10 @@ fn ensure_packages(phase: &Phase) -> Result<()> {
 
 /// The sysroot of the `rustc` on `PATH`, the one that builds the kernel and the module.
 fn rust_sysroot() -> Result<PathBuf> {
-    let out = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .context("running rustc")?;
     if !out.status.success() {
         bail!("rustc --print sysroot failed");
     }
@@ -126,29 +147,54 @@ fn rust_sysroot() -> Result<PathBuf> {
 fn ensure_rust(paths: &Paths, phase: &Phase) -> Result<()> {
     let sysroot = rust_sysroot()?;
     let log = paths.logs.join("setup-rust.log");
-    if !sysroot.join("lib/rustlib/src/rust/library/core/Cargo.toml").is_file() {
+    if !sysroot
+        .join("lib/rustlib/src/rust/library/core/Cargo.toml")
+        .is_file()
+    {
         phase.note("installing the rust-src component (the kernel builds `core` from it)");
-        run_logged("rustup component add rust-src", Command::new("rustup").args(["component", "add", "rust-src"]), &log, Duration::from_secs(30))?;
+        run_logged(
+            "rustup component add rust-src",
+            Command::new("rustup").args(["component", "add", "rust-src"]),
+            &log,
+            Duration::from_secs(30),
+        )?;
     }
-    if !sysroot.join("lib/rustlib/x86_64-unknown-linux-musl/lib").is_dir() {
+    if !sysroot
+        .join("lib/rustlib/x86_64-unknown-linux-musl/lib")
+        .is_dir()
+    {
         phase.note("installing the x86_64-unknown-linux-musl target (static guest binaries)");
-        run_logged("rustup target add", Command::new("rustup").args(["target", "add", "x86_64-unknown-linux-musl"]), &log, Duration::from_secs(30))?;
+        run_logged(
+            "rustup target add",
+            Command::new("rustup").args(["target", "add", "x86_64-unknown-linux-musl"]),
+            &log,
+            Duration::from_secs(30),
+        )?;
     }
     match bindgen_version() {
         Some(v) if v >= MIN_BINDGEN => phase.note(&format!("bindgen {}.{}.{}", v.0, v.1, v.2)),
         found => {
             phase.note(&format!(
                 "installing bindgen-cli with cargo install (found: {}; takes about 2 minutes)",
-                found.map(|v| format!("{}.{}.{}", v.0, v.1, v.2)).unwrap_or_else(|| "none".into())
+                found
+                    .map(|v| format!("{}.{}.{}", v.0, v.1, v.2))
+                    .unwrap_or_else(|| "none".into())
             ));
             run_logged(
                 "cargo install bindgen-cli",
-                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(["install", "--locked", "bindgen-cli"]),
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+                    "install",
+                    "--locked",
+                    "bindgen-cli",
+                ]),
                 &log,
                 Duration::from_secs(30),
             )?;
             if bindgen_version().is_none_or(|v| v < MIN_BINDGEN) {
-                bail!("bindgen is still missing after `cargo install bindgen-cli`: is {} on PATH?", cargo_bin().display());
+                bail!(
+                    "bindgen is still missing after `cargo install bindgen-cli`: is {} on PATH?",
+                    cargo_bin().display()
+                );
             }
         }
     }
@@ -174,8 +220,16 @@ pub fn tool_path() -> std::ffi::OsString {
 }
 
 fn bindgen_version() -> Option<(u32, u32, u32)> {
-    let out = Command::new("bindgen").env("PATH", tool_path()).arg("--version").output().ok()?;
-    parse_version(String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1)?)
+    let out = Command::new("bindgen")
+        .env("PATH", tool_path())
+        .arg("--version")
+        .output()
+        .ok()?;
+    parse_version(
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)?,
+    )
 }
 
 /// Parses `major.minor.patch`.
@@ -193,7 +247,8 @@ fn debian_mirror() -> String {
         }
     }
     texts.push(std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default());
-    mirror_from_sources(&texts.join("\n")).unwrap_or_else(|| "http://deb.debian.org/debian".to_string())
+    mirror_from_sources(&texts.join("\n"))
+        .unwrap_or_else(|| "http://deb.debian.org/debian".to_string())
 }
 
 /// Finds the main Debian archive URI in apt sources (deb822 `URIs:` or one-line `deb` format).
@@ -213,21 +268,33 @@ fn ensure_source(paths: &Paths, phase: &Phase) -> Result<KernelSource> {
     let deb = match find_deb(&deb_dir)? {
         Some(deb) => deb,
         None => {
-            phase.note(&format!("downloading {SOURCE_PACKAGE} from {SOURCE_SUITE} with a private apt configuration"));
+            phase.note(&format!(
+                "downloading {SOURCE_PACKAGE} from {SOURCE_SUITE} with a private apt configuration"
+            ));
             download_source(paths, &deb_dir)?;
             find_deb(&deb_dir)?.context("apt-get download produced no .deb")?
         }
     };
-    let deb_version = deb_version(&deb).context("cannot read the package version from the file name")?;
+    let deb_version =
+        deb_version(&deb).context("cannot read the package version from the file name")?;
     let dir = src_root.join(format!("linux-{}", deb_version.replace(['~', '+'], "_")));
     let stamp = dir.join(".mydev-unpacked");
     if !stamp.is_file() {
-        phase.note(&format!("unpacking {} into {}", deb.display(), dir.display()));
+        phase.note(&format!(
+            "unpacking {} into {}",
+            deb.display(),
+            dir.display()
+        ));
         unpack(&deb, &dir, paths)?;
         std::fs::write(&stamp, &deb_version)?;
     }
     let version = kernel_version(&dir.join("Makefile"))?;
-    Ok(KernelSource { dir, deb_version, version, stamp })
+    Ok(KernelSource {
+        dir,
+        deb_version,
+        version,
+        stamp,
+    })
 }
 
 fn find_deb(dir: &Path) -> Result<Option<PathBuf>> {
@@ -237,7 +304,11 @@ fn find_deb(dir: &Path) -> Result<Option<PathBuf>> {
     let mut debs: Vec<PathBuf> = std::fs::read_dir(dir)?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(SOURCE_PACKAGE) && n.ends_with(".deb")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(SOURCE_PACKAGE) && n.ends_with(".deb"))
+        })
         .collect();
     debs.sort();
     Ok(debs.pop())
@@ -259,24 +330,48 @@ fn download_source(paths: &Paths, deb_dir: &Path) -> Result<()> {
     let list = apt.join("sources.list");
     std::fs::write(
         &list,
-        format!("deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {} {SOURCE_SUITE} main\n", debian_mirror()),
+        format!(
+            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {} {SOURCE_SUITE} main\n",
+            debian_mirror()
+        ),
     )?;
     let opts = |cmd: &mut Command| {
-        cmd.arg("-o").arg(format!("Dir::Etc::SourceList={}", list.display()));
+        cmd.arg("-o")
+            .arg(format!("Dir::Etc::SourceList={}", list.display()));
         cmd.args(["-o", "Dir::Etc::SourceParts=/dev/null"]);
-        cmd.arg("-o").arg(format!("Dir::State::Lists={}", apt.join("lists").display()));
-        cmd.arg("-o").arg(format!("Dir::Cache={}", apt.join("cache").display()));
-        cmd.args(["-o", "Dir::State::Status=/dev/null", "-o", "APT::Sandbox::User=root", "-q"]);
+        cmd.arg("-o")
+            .arg(format!("Dir::State::Lists={}", apt.join("lists").display()));
+        cmd.arg("-o")
+            .arg(format!("Dir::Cache={}", apt.join("cache").display()));
+        cmd.args([
+            "-o",
+            "Dir::State::Status=/dev/null",
+            "-o",
+            "APT::Sandbox::User=root",
+            "-q",
+        ]);
     };
     let log = paths.logs.join("setup-source.log");
     let mut update = Command::new("apt-get");
     opts(&mut update);
     update.arg("update");
-    run_logged("apt-get update (private trixie-backports list)", &mut update, &log, Duration::from_secs(30))?;
+    run_logged(
+        "apt-get update (private trixie-backports list)",
+        &mut update,
+        &log,
+        Duration::from_secs(30),
+    )?;
     let mut download = Command::new("apt-get");
     opts(&mut download);
-    download.args(["download", SOURCE_PACKAGE]).current_dir(deb_dir);
-    run_logged(&format!("apt-get download {SOURCE_PACKAGE}"), &mut download, &log, Duration::from_secs(30))
+    download
+        .args(["download", SOURCE_PACKAGE])
+        .current_dir(deb_dir);
+    run_logged(
+        &format!("apt-get download {SOURCE_PACKAGE}"),
+        &mut download,
+        &log,
+        Duration::from_secs(30),
+    )
 }
 
 fn unpack(deb: &Path, dir: &Path, paths: &Paths) -> Result<()> {
@@ -289,13 +384,26 @@ fn unpack(deb: &Path, dir: &Path, paths: &Paths) -> Result<()> {
     }
     std::fs::create_dir_all(&work)?;
     let log = paths.logs.join("setup-source.log");
-    run_logged("dpkg-deb -x", Command::new("dpkg-deb").arg("-x").arg(deb).arg(&work), &log, Duration::from_secs(30))?;
+    run_logged(
+        "dpkg-deb -x",
+        Command::new("dpkg-deb").arg("-x").arg(deb).arg(&work),
+        &log,
+        Duration::from_secs(30),
+    )?;
     let tarball = std::fs::read_dir(work.join("usr/src"))?
         .flatten()
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().ends_with(".tar.xz"))
         .context("no .tar.xz in the linux-source package")?;
-    run_logged("tar xf (kernel source)", Command::new("tar").arg("xf").arg(&tarball).current_dir(&work), &log, Duration::from_secs(15))?;
+    run_logged(
+        "tar xf (kernel source)",
+        Command::new("tar")
+            .arg("xf")
+            .arg(&tarball)
+            .current_dir(&work),
+        &log,
+        Duration::from_secs(15),
+    )?;
     let top = std::fs::read_dir(&work)?
         .flatten()
         .map(|e| e.path())
@@ -308,13 +416,23 @@ fn unpack(deb: &Path, dir: &Path, paths: &Paths) -> Result<()> {
 
 /// `VERSION.PATCHLEVEL.SUBLEVEL` from a kernel Makefile.
 pub fn kernel_version(makefile: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(makefile).with_context(|| format!("reading {}", makefile.display()))?;
+    let text = std::fs::read_to_string(makefile)
+        .with_context(|| format!("reading {}", makefile.display()))?;
     let get = |key: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix(key).and_then(|r| r.trim_start().strip_prefix('=')).map(|v| v.trim().to_string()))
+            .find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|r| r.trim_start().strip_prefix('='))
+                    .map(|v| v.trim().to_string())
+            })
             .with_context(|| format!("no {key} in {}", makefile.display()))
     };
-    Ok(format!("{}.{}.{}", get("VERSION")?, get("PATCHLEVEL")?, get("SUBLEVEL")?))
+    Ok(format!(
+        "{}.{}.{}",
+        get("VERSION")?,
+        get("PATCHLEVEL")?,
+        get("SUBLEVEL")?
+    ))
 }
 
 #[cfg(test)]
@@ -323,18 +441,33 @@ mod tests {
 
     #[test]
     fn deb_versions_from_file_names() {
-        assert_eq!(deb_version(Path::new("/c/linux-source-7.3_7.3.4-1~bpo13+1_all.deb")).as_deref(), Some("7.3.4-1~bpo13+1"));
-        assert_eq!(deb_version(Path::new("x_1%3a2.0_all.deb")).as_deref(), Some("1:2.0"));
+        assert_eq!(
+            deb_version(Path::new("/c/linux-source-7.3_7.3.4-1~bpo13+1_all.deb")).as_deref(),
+            Some("7.3.4-1~bpo13+1")
+        );
+        assert_eq!(
+            deb_version(Path::new("x_1%3a2.0_all.deb")).as_deref(),
+            Some("1:2.0")
+        );
         assert_eq!(deb_version(Path::new("nonsense")), None);
     }
 
     #[test]
     fn mirror_from_deb822_and_one_line_sources() {
         let deb822 = "Types: deb\n# http://snapshot.debian.org/archive/debian/x\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n";
-        assert_eq!(mirror_from_sources(deb822).as_deref(), Some("http://deb.debian.org/debian"));
+        assert_eq!(
+            mirror_from_sources(deb822).as_deref(),
+            Some("http://deb.debian.org/debian")
+        );
         let one = "deb http://ftp.de.debian.org/debian/ bookworm main\ndeb http://security.debian.org/debian-security bookworm-security main\n";
-        assert_eq!(mirror_from_sources(one).as_deref(), Some("http://ftp.de.debian.org/debian"));
-        assert_eq!(mirror_from_sources("deb https://packages.cloud.google.com/apt x main"), None);
+        assert_eq!(
+            mirror_from_sources(one).as_deref(),
+            Some("http://ftp.de.debian.org/debian")
+        );
+        assert_eq!(
+            mirror_from_sources("deb https://packages.cloud.google.com/apt x main"),
+            None
+        );
     }
 
     #[test]
@@ -348,7 +481,11 @@ mod tests {
     #[test]
     fn kernel_version_from_makefile() {
         let f = std::env::temp_dir().join(format!("mydev-mk-{}", std::process::id()));
-        std::fs::write(&f, "# SPDX\nVERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 4\nEXTRAVERSION =\n").unwrap();
+        std::fs::write(
+            &f,
+            "# SPDX\nVERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 4\nEXTRAVERSION =\n",
+        )
+        .unwrap();
         let v = kernel_version(&f);
         std::fs::remove_file(&f).ok();
         assert_eq!(v.unwrap(), "7.3.4");
@@ -356,6 +493,9 @@ mod tests {
 
     #[test]
     fn install_line_is_exact() {
-        assert_eq!(install_line(&["a".into(), "b".into()]), "apt-get install -y --no-install-recommends a b");
+        assert_eq!(
+            install_line(&["a".into(), "b".into()]),
+            "apt-get install -y --no-install-recommends a b"
+        );
     }
 }

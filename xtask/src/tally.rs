@@ -62,7 +62,10 @@ pub fn libtest_counts(output: &str) -> (usize, usize, usize, Vec<String>) {
                     _ => {}
                 }
             }
-        } else if let Some(name) = line.strip_prefix("test ").and_then(|l| l.strip_suffix(" ... FAILED")) {
+        } else if let Some(name) = line
+            .strip_prefix("test ")
+            .and_then(|l| l.strip_suffix(" ... FAILED"))
+        {
             names.push(name.to_string());
         }
     }
@@ -76,10 +79,28 @@ mod tests {
     #[test]
     fn closing_line() {
         let mut t = Tally::default();
-        t.result("s", &TestResult { name: "p".into(), outcome: Outcome::Pass });
-        t.result("s", &TestResult { name: "a".into(), outcome: Outcome::Fail });
+        t.result(
+            "s",
+            &TestResult {
+                name: "p".into(),
+                outcome: Outcome::Pass,
+            },
+        );
+        t.result(
+            "s",
+            &TestResult {
+                name: "a".into(),
+                outcome: Outcome::Fail,
+            },
+        );
         assert_eq!(t.line(), "1 passed, 1 failed");
-        t.result("s", &TestResult { name: "b".into(), outcome: Outcome::Skip });
+        t.result(
+            "s",
+            &TestResult {
+                name: "b".into(),
+                outcome: Outcome::Skip,
+            },
+        );
         assert_eq!(t.line(), "1 passed, 1 failed, 1 skipped");
         assert_eq!(t.failures, ["s: a"]);
     }

@@ -3,7 +3,7 @@
 //! The user-space programs for the guest, built statically for musl.
 
 use crate::paths::Paths;
-use crate::ui::{run_logged, Phase};
+use crate::ui::{Phase, run_logged};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::Command;
@@ -23,7 +23,10 @@ pub struct Tools {
 pub const SUITES: &[&str] = &["module-tests", "tool-tests"];
 
 pub fn build(paths: &Paths) -> Result<Tools> {
-    let phase = Phase::start("tools", &format!("building user_test and the guest test suites for {GUEST_TARGET}"));
+    let phase = Phase::start(
+        "tools",
+        &format!("building user_test and the guest test suites for {GUEST_TARGET}"),
+    );
     let log = paths.logs.join("tools.log");
     std::fs::write(&log, "")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -31,7 +34,16 @@ pub fn build(paths: &Paths) -> Result<Tools> {
         "cargo build (guest programs)",
         Command::new(cargo)
             .current_dir(&paths.repo)
-            .args(["build", "--release", "--target", GUEST_TARGET, "-p", "user_test", "-p", "guest-tests"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                GUEST_TARGET,
+                "-p",
+                "user_test",
+                "-p",
+                "guest-tests",
+            ])
             .env_remove("RUSTFLAGS"),
         &log,
         Duration::from_secs(30),
@@ -39,7 +51,10 @@ pub fn build(paths: &Paths) -> Result<Tools> {
     let bin = paths.repo.join("target").join(GUEST_TARGET).join("release");
     let tools = Tools {
         user_test: bin.join("user_test"),
-        suites: SUITES.iter().map(|s| (s.to_string(), bin.join(s))).collect(),
+        suites: SUITES
+            .iter()
+            .map(|s| (s.to_string(), bin.join(s)))
+            .collect(),
     };
     phase.done(&format!("{}", bin.display()));
     Ok(tools)

@@ -2,7 +2,7 @@
 
 //! Progress output: phases with their durations, and long commands that show they are alive.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -29,7 +29,10 @@ pub struct Phase {
 impl Phase {
     pub fn start(name: &'static str, what: &str) -> Self {
         eprintln!("==> [{name}] {what}");
-        Self { name, start: Instant::now() }
+        Self {
+            name,
+            start: Instant::now(),
+        }
     }
 
     /// Prints a detail line of this phase.
@@ -38,7 +41,11 @@ impl Phase {
     }
 
     pub fn done(self, what: &str) {
-        eprintln!("    [{}] {what} ({})", self.name, fmt_duration(self.start.elapsed()));
+        eprintln!(
+            "    [{}] {what} ({})",
+            self.name,
+            fmt_duration(self.start.elapsed())
+        );
     }
 }
 
@@ -46,7 +53,11 @@ impl Phase {
 /// `heartbeat` with the elapsed time and the last line of the log; on failure, the error names
 /// `step`, the log, and shows the log's last lines.
 pub fn run_logged(step: &str, cmd: &mut Command, log: &Path, heartbeat: Duration) -> Result<()> {
-    let mut file = File::options().create(true).append(true).open(log).with_context(|| format!("opening {}", log.display()))?;
+    let mut file = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
     writeln!(file, "$ {cmd:?}")?;
     let out = file.try_clone()?;
     let start = Instant::now();
@@ -62,14 +73,21 @@ pub fn run_logged(step: &str, cmd: &mut Command, log: &Path, heartbeat: Duration
             break status;
         }
         if start.elapsed() >= next {
-            eprintln!("    ... {step}: still running after {}; last: {}", fmt_duration(start.elapsed()), last_line(log));
+            eprintln!(
+                "    ... {step}: still running after {}; last: {}",
+                fmt_duration(start.elapsed()),
+                last_line(log)
+            );
             next += heartbeat;
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     if !status.success() {
         let tail = tail_lines(log, 15);
-        bail!("{step} failed ({status}); full log: {}\n--- last lines ---\n{tail}", log.display());
+        bail!(
+            "{step} failed ({status}); full log: {}\n--- last lines ---\n{tail}",
+            log.display()
+        );
     }
     Ok(())
 }
@@ -86,7 +104,9 @@ fn last_line(log: &Path) -> String {
 
 /// The last `n` lines of a file (lossily decoded).
 pub fn tail_lines(path: &Path, n: usize) -> String {
-    let text = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
@@ -104,10 +124,20 @@ mod tests {
     #[test]
     fn a_failing_step_names_itself_and_its_log() {
         let log = std::env::temp_dir().join(format!("mydev-ui-{}.log", std::process::id()));
-        let err = run_logged("demo step", Command::new("sh").args(["-c", "echo boom; exit 3"]), &log, Duration::from_secs(60))
-            .unwrap_err()
-            .to_string();
+        let err = run_logged(
+            "demo step",
+            Command::new("sh").args(["-c", "echo boom; exit 3"]),
+            &log,
+            Duration::from_secs(60),
+        )
+        .unwrap_err()
+        .to_string();
         std::fs::remove_file(&log).ok();
-        assert!(err.contains("demo step failed") && err.contains(&log.display().to_string()) && err.contains("boom"), "{err}");
+        assert!(
+            err.contains("demo step failed")
+                && err.contains(&log.display().to_string())
+                && err.contains("boom"),
+            "{err}"
+        );
     }
 }

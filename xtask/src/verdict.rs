@@ -26,7 +26,9 @@ pub fn kernel_trouble(console: &str) -> Vec<String> {
     for (i, line) in lines.iter().enumerate() {
         // A KTAP diagnostic or the guest's own echo of a marker is not a kernel report.
         let text = crate::ktap::strip_timestamp(line.trim_end_matches('\r'));
-        let hit = KERNEL_TROUBLE.iter().any(|m| text.starts_with(m) || text.contains(&format!(" {m}")));
+        let hit = KERNEL_TROUBLE
+            .iter()
+            .any(|m| text.starts_with(m) || text.contains(&format!(" {m}")));
         if hit || i < context_until {
             out.push(line.trim_end_matches('\r').to_string());
         }
@@ -55,18 +57,30 @@ mod tests {
 
     #[test]
     fn a_clean_boot_has_no_trouble() {
-        let log = "[    0.1] Linux version 7.3.4\n[    0.7] mmap: created /dev/mydev, size 4096 bytes\n";
+        let log =
+            "[    0.1] Linux version 7.3.4\n[    0.7] mmap: created /dev/mydev, size 4096 bytes\n";
         assert!(kernel_trouble(log).is_empty());
     }
 
     #[test]
     fn warnings_oopses_and_panics_are_found() {
-        for marker in ["WARNING: CPU: 0 PID: 1 at mm/memory.c:1 x", "BUG: KASAN: slab-out-of-bounds", "Oops: 0000 [#1] SMP",
-            "Kernel panic - not syncing: Attempted to kill init!", "Call Trace:"] {
+        for marker in [
+            "WARNING: CPU: 0 PID: 1 at mm/memory.c:1 x",
+            "BUG: KASAN: slab-out-of-bounds",
+            "Oops: 0000 [#1] SMP",
+            "Kernel panic - not syncing: Attempted to kill init!",
+            "Call Trace:",
+        ] {
             let log = format!("[    0.1] ok\n[    1.5] {marker}\n[    1.6]  dump_stack+0x1\n");
             let found = kernel_trouble(&log);
-            assert!(found.iter().any(|l| l.contains(marker)), "{marker}: {found:?}");
-            assert!(found.iter().any(|l| l.contains("dump_stack")), "context kept");
+            assert!(
+                found.iter().any(|l| l.contains(marker)),
+                "{marker}: {found:?}"
+            );
+            assert!(
+                found.iter().any(|l| l.contains("dump_stack")),
+                "context kept"
+            );
         }
     }
 

@@ -33,11 +33,21 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, path: &Path, source: io::Error) -> Self {
-        Self { kind, path: path.to_path_buf(), source: Some(source), bounds: None }
+        Self {
+            kind,
+            path: path.to_path_buf(),
+            source: Some(source),
+            bounds: None,
+        }
     }
 
     pub(crate) fn out_of_bounds(path: &Path, offset: usize, len: usize, size: usize) -> Self {
-        Self { kind: ErrorKind::OutOfBounds, path: path.to_path_buf(), source: None, bounds: Some((offset, len, size)) }
+        Self {
+            kind: ErrorKind::OutOfBounds,
+            path: path.to_path_buf(),
+            source: None,
+            bounds: Some((offset, len, size)),
+        }
     }
 
     /// What failed.
@@ -67,8 +77,8 @@ impl fmt::Display for Error {
         match (self.kind, &self.source, self.bounds) {
             (ErrorKind::OutOfBounds, _, Some((offset, len, size))) => write!(
                 f,
-                "{path}: range {offset}..{offset}+{len} is outside the {size}-byte buffer (offset and length must lie inside it{})",
-                ", and be page-aligned for a mapping"
+                "{path}: range {offset}..{offset}+{len} is outside the {size}-byte buffer \
+                 (offset and length must lie inside it, and be page-aligned for a mapping)"
             ),
             (kind, Some(e), _) => {
                 let what = match kind {

@@ -24,14 +24,17 @@ mod error;
 mod sys;
 
 pub use error::{Error, ErrorKind};
-pub use sys::{page_size, Mapping};
+pub use sys::{Mapping, page_size};
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The ioctl numbers, shared with the kernel module (`module/uapi.rs`, the single definition).
-#[allow(dead_code, reason = "the module's file also carries its private encoding helpers")]
+#[allow(
+    dead_code,
+    reason = "the module's file also carries its private encoding helpers"
+)]
 #[path = "../../../module/uapi.rs"]
 pub mod uapi;
 
@@ -93,9 +96,18 @@ impl Device {
             .map_err(|e| Error::new(ErrorKind::Open, &path, e))?;
         let size = sys::get_size(&file).map_err(|e| Error::new(ErrorKind::Ioctl, &path, e))?;
         let size = usize::try_from(size).map_err(|_| {
-            Error::new(ErrorKind::Ioctl, &path, std::io::Error::other("size does not fit in memory"))
+            Error::new(
+                ErrorKind::Ioctl,
+                &path,
+                std::io::Error::other("size does not fit in memory"),
+            )
         })?;
-        Ok(Self { file, path, size, writable })
+        Ok(Self {
+            file,
+            path,
+            size,
+            writable,
+        })
     }
 
     /// The path this device was opened from.
@@ -129,7 +141,9 @@ impl Device {
     ///
     /// [`ErrorKind::Io`] with the system's error.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
-        self.file.read_at(buf, offset).map_err(|e| self.error(ErrorKind::Io, e))
+        self.file
+            .read_at(buf, offset)
+            .map_err(|e| self.error(ErrorKind::Io, e))
     }
 
     /// Writes up to `buf.len()` bytes at `offset` (`pwrite`); returns how many were written,
@@ -139,7 +153,9 @@ impl Device {
     ///
     /// [`ErrorKind::Io`]; `ENOSPC` at or past the end, `EBADF` when opened read-only.
     pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize, Error> {
-        self.file.write_at(buf, offset).map_err(|e| self.error(ErrorKind::Io, e))
+        self.file
+            .write_at(buf, offset)
+            .map_err(|e| self.error(ErrorKind::Io, e))
     }
 
     /// Maps the whole buffer, shared, writable when the device was opened for writing.
@@ -164,7 +180,8 @@ impl Device {
         if len == 0 || !fits || offset % page != 0 || len % page != 0 {
             return Err(self.out_of_bounds(offset, len));
         }
-        Mapping::new(&self.file, offset, len, self.writable).map_err(|e| self.error(ErrorKind::Map, e))
+        Mapping::new(&self.file, offset, len, self.writable)
+            .map_err(|e| self.error(ErrorKind::Map, e))
     }
 
     fn error(&self, kind: ErrorKind, source: std::io::Error) -> Error {

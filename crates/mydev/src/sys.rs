@@ -4,8 +4,8 @@
 
 use crate::uapi;
 use crate::{Error, ErrorKind};
-use rustix::ioctl::{ioctl, Getter, NoArg};
-use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+use rustix::ioctl::{Getter, NoArg, ioctl};
+use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -20,7 +20,12 @@ pub fn page_size() -> usize {
 pub(crate) fn get_size(file: &File) -> io::Result<u64> {
     // SAFETY: `MYDEV_IOC_GET_SIZE` is `_IOR(0xB9, 1, __u64)`: the driver writes exactly one `u64`
     // to the pointer, which `Getter` provides and owns.
-    let size = unsafe { ioctl(file, Getter::<{ uapi::MYDEV_IOC_GET_SIZE as _ }, u64>::new()) }?;
+    let size = unsafe {
+        ioctl(
+            file,
+            Getter::<{ uapi::MYDEV_IOC_GET_SIZE as _ }, u64>::new(),
+        )
+    }?;
     Ok(size)
 }
 
@@ -56,14 +61,34 @@ unsafe impl Sync for Mapping {}
 
 impl Mapping {
     pub(crate) fn new(file: &File, offset: usize, len: usize, writable: bool) -> io::Result<Self> {
-        let prot = if writable { ProtFlags::READ | ProtFlags::WRITE } else { ProtFlags::READ };
-        let offset_u64 = u64::try_from(offset).map_err(|_| io::Error::from(rustix::io::Errno::INVAL))?;
+        let prot = if writable {
+            ProtFlags::READ | ProtFlags::WRITE
+        } else {
+            ProtFlags::READ
+        };
+        let offset_u64 =
+            u64::try_from(offset).map_err(|_| io::Error::from(rustix::io::Errno::INVAL))?;
         // SAFETY: A new mapping at an address the kernel chooses (null hint) aliases no Rust
         // object; `len` and `offset` were checked by the caller, and the kernel checks them again.
-        let ptr = unsafe { mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, file, offset_u64) }?;
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                MapFlags::SHARED,
+                file,
+                offset_u64,
+            )
+        }?;
+        let ptr =
+            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
         // INVARIANT: a live shared mapping of `len` bytes with the protections above.
-        Ok(Self { ptr, len, offset, writable })
+        Ok(Self {
+            ptr,
+            len,
+            offset,
+            writable,
+        })
     }
 
     /// The length of the mapping in bytes.
@@ -94,7 +119,12 @@ impl Mapping {
     fn check(&self, offset: usize, len: usize) -> Result<(), Error> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len => Ok(()),
-            _ => Err(Error::out_of_bounds(Path::new("mapping"), offset, len, self.len)),
+            _ => Err(Error::out_of_bounds(
+                Path::new("mapping"),
+                offset,
+                len,
+                self.len,
+            )),
         }
     }
 
@@ -133,7 +163,11 @@ impl Mapping {
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), Error> {
         self.check(offset, buf.len())?;
         if !self.writable {
-            return Err(Error::new(ErrorKind::Map, Path::new("mapping"), io::Error::from(rustix::io::Errno::ACCESS)));
+            return Err(Error::new(
+                ErrorKind::Map,
+                Path::new("mapping"),
+                io::Error::from(rustix::io::Errno::ACCESS),
+            ));
         }
         for (i, b) in buf.iter().enumerate() {
             // SAFETY: `offset + i < len` (checked above), so the address is inside the live,

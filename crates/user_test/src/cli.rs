@@ -33,7 +33,11 @@ pub type Number = usize;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read the buffer with read(2) and print it as text up to the first NUL byte.
-    #[command(name = "r", visible_alias = "read", after_help = "Example: user_test r --len 64 --hex")]
+    #[command(
+        name = "r",
+        visible_alias = "read",
+        after_help = "Example: user_test r --len 64 --hex"
+    )]
     Read {
         /// Where to start reading.
         #[arg(long, default_value = "0", value_parser = parse_number)]
@@ -46,7 +50,11 @@ pub enum Command {
         hex: bool,
     },
     /// Write DATA with write(2) and say how many bytes were written.
-    #[command(name = "w", visible_alias = "write", after_help = "Example: user_test w \"Hello, World!\"")]
+    #[command(
+        name = "w",
+        visible_alias = "write",
+        after_help = "Example: user_test w \"Hello, World!\""
+    )]
     Write {
         /// The bytes to write (taken as given, without a trailing NUL).
         data: OsString,
@@ -58,7 +66,11 @@ pub enum Command {
         len: Option<Number>,
     },
     /// Map the device; with DATA, store it through the mapping; print what the mapping holds.
-    #[command(name = "m", visible_alias = "map", after_help = "Example: user_test m \"This is a test\"")]
+    #[command(
+        name = "m",
+        visible_alias = "map",
+        after_help = "Example: user_test m \"This is a test\""
+    )]
     Map {
         /// Bytes to store through the mapping.
         data: Option<OsString>,
@@ -73,7 +85,11 @@ pub enum Command {
         hex: bool,
     },
     /// Map the device and print the byte at OFFSET, in hex and as a character when printable.
-    #[command(name = "p", visible_alias = "peek", after_help = "Example: user_test p 5")]
+    #[command(
+        name = "p",
+        visible_alias = "peek",
+        after_help = "Example: user_test p 5"
+    )]
     Peek {
         /// Offset of the byte in the buffer.
         #[arg(value_parser = parse_number)]

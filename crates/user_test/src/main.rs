@@ -67,7 +67,11 @@ fn main() -> ExitCode {
 
 /// The error line for a device failure, with advice where there is something to do.
 fn describe(e: &mydev::Error) -> String {
-    let hint = match (e.kind(), e.io_error().map(io::Error::kind), e.raw_os_error()) {
+    let hint = match (
+        e.kind(),
+        e.io_error().map(io::Error::kind),
+        e.raw_os_error(),
+    ) {
         (ErrorKind::Open, Some(io::ErrorKind::NotFound), _) => {
             " (is the mmap module loaded? load it with `insmod mmap.ko`)"
         }
@@ -96,16 +100,30 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let data = data.as_bytes();
             let data = match len {
                 Some(n) if *n <= data.len() => &data[..*n],
-                Some(n) => return Err(Failure::Usage(format!("--len {n} is longer than DATA ({} bytes)", data.len()))),
+                Some(n) => {
+                    return Err(Failure::Usage(format!(
+                        "--len {n} is longer than DATA ({} bytes)",
+                        data.len()
+                    )));
+                }
                 None => data,
             };
             check_fits(&dev, *offset, data.len())?;
-            let n = if data.is_empty() { 0 } else { dev.write_at(*offset as u64, data)? };
+            let n = if data.is_empty() {
+                0
+            } else {
+                dev.write_at(*offset as u64, data)?
+            };
             let mut out = io::stdout().lock();
             writeln!(out, "wrote {n} bytes")?;
             Ok(())
         }
-        Command::Map { data, offset, len, hex } => {
+        Command::Map {
+            data,
+            offset,
+            len,
+            hex,
+        } => {
             let dev = Device::open(path)?;
             let data = data.as_ref().map(|d| d.as_bytes()).unwrap_or_default();
             check_fits(&dev, *offset, data.len())?;
@@ -192,7 +210,7 @@ fn print_bytes(buf: &[u8], offset: usize, hex: bool) -> Result<(), Failure> {
 
 #[cfg(test)]
 mod tests {
-    use super::cli::{parse_number, Cli};
+    use super::cli::{Cli, parse_number};
     use clap::{CommandFactory, Parser};
 
     #[test]
@@ -210,11 +228,23 @@ mod tests {
 
     #[test]
     fn numbers_reject_negative_empty_and_overflow() {
-        assert!(parse_number("-1").unwrap_err().contains("not a non-negative number"));
+        assert!(
+            parse_number("-1")
+                .unwrap_err()
+                .contains("not a non-negative number")
+        );
         assert!(parse_number("").unwrap_err().contains("required"));
         assert!(parse_number("0x").is_err());
-        assert!(parse_number("18446744073709551616").unwrap_err().contains("too large"));
-        assert!(parse_number("0x1ffffffffffffffff").unwrap_err().contains("too large"));
+        assert!(
+            parse_number("18446744073709551616")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            parse_number("0x1ffffffffffffffff")
+                .unwrap_err()
+                .contains("too large")
+        );
         assert!(parse_number("1.5").is_err());
     }
 
@@ -222,7 +252,9 @@ mod tests {
     fn classic_commands_parse() {
         use super::cli::Command;
         let cli = Cli::try_parse_from(["user_test", "w", "Hello, World!"]).unwrap();
-        assert!(matches!(cli.command, Command::Write { ref data, offset: 0, len: None } if data == "Hello, World!"));
+        assert!(
+            matches!(cli.command, Command::Write { ref data, offset: 0, len: None } if data == "Hello, World!")
+        );
         let cli = Cli::try_parse_from(["user_test", "p", "5"]).unwrap();
         assert!(matches!(cli.command, Command::Peek { offset: 5 }));
         let cli = Cli::try_parse_from(["user_test", "m"]).unwrap();

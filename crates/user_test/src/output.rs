@@ -25,7 +25,16 @@ pub fn hex_dump(buf: &[u8], start: usize) -> String {
         for b in line {
             hex.push_str(&format!("{b:02x} "));
         }
-        let text: String = line.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
+        let text: String = line
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
         s.push_str(&format!("{:08x}  {hex:<48} |{text}|\n", start + i * 16));
     }
     s

@@ -40,7 +40,10 @@ pub fn main(tests: &[Test]) -> ExitCode {
         }
     }
     let filter = args.get(1).cloned();
-    let selected: Vec<&Test> = tests.iter().filter(|t| filter.as_deref().is_none_or(|f| t.name.contains(f))).collect();
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|t| filter.as_deref().is_none_or(|f| t.name.contains(f)))
+        .collect();
     println!("TAP version 13");
     println!("1..{}", selected.len());
     let mut failed = 0;
@@ -58,7 +61,11 @@ pub fn main(tests: &[Test]) -> ExitCode {
             }
         }
     }
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn run_one(tests: &[Test], name: &str) -> ExitCode {
@@ -118,7 +125,10 @@ fn run_child(name: &str) -> Result<Option<String>, String> {
     let out = out_reader.join().unwrap_or_default();
     let err = err_reader.join().unwrap_or_default();
     let Some(status) = status else {
-        return Err(format!("timed out after {}s\n{out}{err}", TEST_TIMEOUT.as_secs()));
+        return Err(format!(
+            "timed out after {}s\n{out}{err}",
+            TEST_TIMEOUT.as_secs()
+        ));
     };
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
@@ -151,7 +161,15 @@ macro_rules! check_eq {
     ($left:expr, $right:expr $(,)?) => {{
         let (l, r) = (&$left, &$right);
         if l != r {
-            return Err(format!("{}:{}: {} != {}\n  left: {:?}\n right: {:?}", file!(), line!(), stringify!($left), stringify!($right), l, r));
+            return Err(format!(
+                "{}:{}: {} != {}\n  left: {:?}\n right: {:?}",
+                file!(),
+                line!(),
+                stringify!($left),
+                stringify!($right),
+                l,
+                r
+            ));
         }
     }};
 }

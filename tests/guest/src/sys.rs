@@ -13,7 +13,11 @@ pub const DEVICE: &str = "/dev/mydev";
 pub const PAGE: usize = 4096;
 
 fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// `open(path, flags)`.
@@ -38,25 +42,35 @@ pub fn open_ro() -> io::Result<OwnedFd> {
 /// `read(fd, buf)`.
 pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-    cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long).map(|n| n as usize)
+    cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)
+        .map(|n| n as usize)
 }
 
 /// `write(fd, buf)`.
 pub fn write(fd: &OwnedFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
-    cvt(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) } as libc::c_long).map(|n| n as usize)
+    cvt(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) } as libc::c_long)
+        .map(|n| n as usize)
 }
 
 /// `pread(fd, buf, off)`.
 pub fn pread(fd: &OwnedFd, buf: &mut [u8], off: i64) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-    cvt(unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off) } as libc::c_long).map(|n| n as usize)
+    cvt(
+        unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off) }
+            as libc::c_long,
+    )
+    .map(|n| n as usize)
 }
 
 /// `pwrite(fd, buf, off)`.
 pub fn pwrite(fd: &OwnedFd, buf: &[u8], off: i64) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
-    cvt(unsafe { libc::pwrite(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), off) } as libc::c_long).map(|n| n as usize)
+    cvt(
+        unsafe { libc::pwrite(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), off) }
+            as libc::c_long,
+    )
+    .map(|n| n as usize)
 }
 
 /// `pread` into an address that may be invalid (for `EFAULT` tests).
@@ -66,27 +80,32 @@ pub fn pwrite(fd: &OwnedFd, buf: &[u8], off: i64) -> io::Result<usize> {
 /// `addr` must be either unmapped/inaccessible or valid for writes of `len` bytes.
 pub unsafe fn pread_raw(fd: &OwnedFd, addr: usize, len: usize, off: i64) -> io::Result<usize> {
     // SAFETY: The caller guarantees `addr` is invalid (the kernel then fails cleanly) or valid.
-    cvt(unsafe { libc::pread(fd.as_raw_fd(), addr as *mut libc::c_void, len, off) } as libc::c_long).map(|n| n as usize)
+    cvt(unsafe { libc::pread(fd.as_raw_fd(), addr as *mut libc::c_void, len, off) } as libc::c_long)
+        .map(|n| n as usize)
 }
 
 /// `pwrite` from an address that may be invalid (for `EFAULT` tests).
 pub fn pwrite_raw(fd: &OwnedFd, addr: usize, len: usize, off: i64) -> io::Result<usize> {
     // SAFETY: The kernel only reads from `addr` with user-access checks; an invalid address
     // gives `EFAULT` and no Rust memory is touched.
-    cvt(unsafe { libc::pwrite(fd.as_raw_fd(), addr as *const libc::c_void, len, off) } as libc::c_long).map(|n| n as usize)
+    cvt(
+        unsafe { libc::pwrite(fd.as_raw_fd(), addr as *const libc::c_void, len, off) }
+            as libc::c_long,
+    )
+    .map(|n| n as usize)
 }
 
 /// `lseek(fd, off, whence)`.
 pub fn lseek(fd: &OwnedFd, off: i64, whence: libc::c_int) -> io::Result<i64> {
     // SAFETY: plain system call on an open descriptor.
-    cvt(unsafe { libc::lseek(fd.as_raw_fd(), off, whence) }).map(|n| n as i64)
+    cvt(unsafe { libc::lseek(fd.as_raw_fd(), off, whence) })
 }
 
 /// `ioctl(fd, cmd, arg)`.
 pub fn ioctl(fd: &OwnedFd, cmd: u32, arg: usize) -> io::Result<i64> {
     // SAFETY: the tests pass either a valid pointer of the right size or an invalid address on
     // purpose; the kernel checks user pointers and fails with EFAULT.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, arg) } as libc::c_long).map(|n| n as i64)
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, arg) } as libc::c_long)
 }
 
 /// The errno of a failed call, for messages and checks.
@@ -95,10 +114,17 @@ pub fn errno<T: std::fmt::Debug>(r: &io::Result<T>) -> Option<i32> {
 }
 
 /// Checks that `r` failed with `want`.
-pub fn expect_errno<T: std::fmt::Debug>(r: io::Result<T>, want: i32, what: &str) -> Result<(), String> {
+pub fn expect_errno<T: std::fmt::Debug>(
+    r: io::Result<T>,
+    want: i32,
+    what: &str,
+) -> Result<(), String> {
     match &r {
         Err(e) if e.raw_os_error() == Some(want) => Ok(()),
-        _ => Err(format!("{what}: expected {}, got {r:?}", io::Error::from_raw_os_error(want))),
+        _ => Err(format!(
+            "{what}: expected {}, got {r:?}",
+            io::Error::from_raw_os_error(want)
+        )),
     }
 }
 
@@ -110,18 +136,42 @@ pub struct Map {
 }
 
 /// `mmap(NULL, len, prot, flags, fd, off)`.
-pub fn mmap(fd: &OwnedFd, len: usize, prot: libc::c_int, flags: libc::c_int, off: u64) -> io::Result<Map> {
+pub fn mmap(
+    fd: &OwnedFd,
+    len: usize,
+    prot: libc::c_int,
+    flags: libc::c_int,
+    off: u64,
+) -> io::Result<Map> {
     // SAFETY: a new mapping at a kernel-chosen address aliases nothing.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd.as_raw_fd(), off as libc::off_t) };
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            flags,
+            fd.as_raw_fd(),
+            off as libc::off_t,
+        )
+    };
     if p == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
-    Ok(Map { addr: p as usize, len })
+    Ok(Map {
+        addr: p as usize,
+        len,
+    })
 }
 
 /// A shared read-write mapping of `pages` pages from page `pgoff`.
 pub fn map_shared(fd: &OwnedFd, pages: usize, pgoff: usize) -> io::Result<Map> {
-    mmap(fd, pages * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, (pgoff * PAGE) as u64)
+    mmap(
+        fd,
+        pages * PAGE,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        (pgoff * PAGE) as u64,
+    )
 }
 
 impl Map {
@@ -218,12 +268,14 @@ pub fn insmod(params: &str) -> io::Result<()> {
 /// Unloads the module through `delete_module` (non-blocking), for the exact errno.
 pub fn rmmod() -> io::Result<()> {
     // SAFETY: a NUL-terminated module name.
-    cvt(unsafe { libc::syscall(libc::SYS_delete_module, c"mmap".as_ptr(), libc::O_NONBLOCK) }).map(drop)
+    cvt(unsafe { libc::syscall(libc::SYS_delete_module, c"mmap".as_ptr(), libc::O_NONBLOCK) })
+        .map(drop)
 }
 
 /// Whether the module is loaded (listed in `/proc/modules`).
 pub fn module_loaded() -> bool {
-    std::fs::read_to_string("/proc/modules").is_ok_and(|m| m.lines().any(|l| l.starts_with("mmap ")))
+    std::fs::read_to_string("/proc/modules")
+        .is_ok_and(|m| m.lines().any(|l| l.starts_with("mmap ")))
 }
 
 /// Unloads the module if loaded and loads it with `params`.
@@ -250,7 +302,10 @@ pub fn with_module(params: &str, f: impl FnOnce() -> Result<(), String>) -> Resu
 
 /// The kernel log.
 pub fn dmesg() -> String {
-    std::process::Command::new("dmesg").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    std::process::Command::new("dmesg")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }
 
 /// The device size from the size ioctl.
@@ -262,7 +317,11 @@ pub fn device_size() -> Result<usize, String> {
 /// Runs a shell command line in the guest; returns (status, stdout, stderr).
 pub fn sh(cmd: &str) -> (i32, Vec<u8>, String) {
     match std::process::Command::new("sh").args(["-c", cmd]).output() {
-        Ok(o) => (o.status.code().unwrap_or(-1), o.stdout, String::from_utf8_lossy(&o.stderr).into_owned()),
+        Ok(o) => (
+            o.status.code().unwrap_or(-1),
+            o.stdout,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ),
         Err(e) => (-1, Vec::new(), e.to_string()),
     }
 }
