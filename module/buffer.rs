@@ -17,8 +17,9 @@
 use crate::range;
 use kernel::{
     alloc::flags::{
-        __GFP_ZERO, //
-        GFP_KERNEL,
+        __GFP_NOWARN,
+        __GFP_ZERO,
+        GFP_KERNEL, //
     },
     bindings,
     iov::{
@@ -47,14 +48,24 @@ impl Buffer {
     /// Allocates `npages` zeroed pages.
     ///
     /// Fails with `ENOMEM` when the memory is not there; pages allocated so far are freed.
+    /// Asks for no more than the memory the kernel reports as available (`MemAvailable`), so that
+    /// a large `size` on a small machine fails the load with `ENOMEM` instead of waking the OOM
+    /// killer: 7.3's Rust `Flags` has no `__GFP_RETRY_MAYFAIL`. Memory can still run short
+    /// between the check and the allocation; then the allocator's usual rules apply.
     pub(crate) fn new(npages: usize) -> Result<Self> {
         let size = npages.checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
         if npages == 0 {
             return Err(EINVAL);
         }
-        let mut pages = KVVec::with_capacity(npages, GFP_KERNEL)?;
+        // SAFETY: `si_mem_available` takes no arguments and only reads memory counters.
+        let available = unsafe { bindings::si_mem_available() };
+        if usize::try_from(available).map_or(true, |available| npages > available) {
+            return Err(ENOMEM);
+        }
+        let mut pages = KVVec::with_capacity(npages, GFP_KERNEL | __GFP_NOWARN)?;
         for _ in 0..npages {
-            pages.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
+            let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN)?;
+            pages.push(page, GFP_KERNEL)?;
         }
         // INVARIANT: `npages` (non-zero) zeroed pages, and `size` is `npages * PAGE_SIZE`.
         Ok(Self { pages, size })
