@@ -98,6 +98,190 @@ fn permission_denied_for_a_non_root_user() -> TestResult {
     Ok(())
 }
 
+/// Runs `user_test` with raw (possibly non-UTF-8) arguments.
+fn user_test_os(args: &[&std::ffi::OsStr]) -> Result<(i32, Vec<u8>, String), String> {
+    let o = Command::new("user_test")
+        .args(args)
+        .output()
+        .map_err(|e| format!("user_test: {e}"))?;
+    Ok((
+        o.status.code().unwrap_or(-1),
+        o.stdout,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    ))
+}
+
+fn ok_out(args: &[&str]) -> Result<String, String> {
+    let (st, out, err) = user_test(args)?;
+    check!(st == 0, "user_test {args:?}: status {st}, stderr {err}");
+    Ok(out)
+}
+
+fn reset() -> TestResult {
+    let fd = open_rw().map_err(|e| e.to_string())?;
+    ioctl(&fd, mydev::uapi::MYDEV_IOC_CLEAR, 0)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+fn long_forms_are_aliases() -> TestResult {
+    reset()?;
+    check_eq!(ok_out(&["write", "alias"])?, "wrote 5 bytes\n");
+    check_eq!(ok_out(&["read"])?, "alias\n");
+    check_eq!(ok_out(&["map"])?, "alias\n");
+    check_eq!(ok_out(&["peek", "0"])?, "offset 0: 0x61 'a'\n");
+    Ok(())
+}
+
+fn read_offset_len_and_hex() -> TestResult {
+    reset()?;
+    ok_out(&["w", "Hello, World!"])?;
+    check_eq!(ok_out(&["r", "--offset", "7", "--len", "5"])?, "World\n");
+    check_eq!(
+        ok_out(&["r", "--offset", "0x7", "--len", "0x5"])?,
+        "World\n"
+    );
+    check_eq!(
+        ok_out(&["r", "--len", "16", "--hex"])?,
+        "00000000  48 65 6c 6c 6f 2c 20 57 6f 72 6c 64 21 00 00 00  |Hello, World!...|\n"
+    );
+    Ok(())
+}
+
+fn write_offset_and_len() -> TestResult {
+    reset()?;
+    check_eq!(ok_out(&["w", "--offset", "100", "xyz"])?, "wrote 3 bytes\n");
+    check_eq!(ok_out(&["w", "--len", "2", "abcdef"])?, "wrote 2 bytes\n");
+    let fd = open_ro().map_err(|e| e.to_string())?;
+    let mut b = [0u8; 3];
+    pread(&fd, &mut b, 100).map_err(|e| e.to_string())?;
+    check_eq!(&b, b"xyz");
+    pread(&fd, &mut b, 0).map_err(|e| e.to_string())?;
+    check_eq!(&b, b"ab\0");
+    let (st, _, err) = user_test(&["w", "--len", "9", "abc"])?;
+    check!(
+        st == 2 && err.contains("longer than DATA"),
+        "--len past DATA: {st} {err}"
+    );
+    Ok(())
+}
+
+fn write_that_does_not_fit_is_a_usage_error() -> TestResult {
+    let n = device_size()?;
+    let big = "x".repeat(n + 1);
+    let (st, out, err) = user_test(&["w", &big])?;
+    check_eq!(st, 2);
+    check!(out.is_empty());
+    check!(err.contains(&format!("{n}-byte buffer")), "stderr: {err}");
+    let (st, _, err) = user_test(&["w", "--offset", &(n - 1).to_string(), "ab"])?;
+    check!(
+        st == 2 && err.contains(&format!("{n}-byte buffer")),
+        "crossing the end: {st} {err}"
+    );
+    Ok(())
+}
+
+fn map_offset_len_and_hex() -> TestResult {
+    reset()?;
+    check_eq!(ok_out(&["m", "--offset", "10", "mapped"])?, "mapped\n");
+    check_eq!(ok_out(&["m", "--offset", "10", "--len", "3"])?, "map\n");
+    check_eq!(
+        ok_out(&["m", "--offset", "8", "--len", "8", "--hex"])?,
+        "00000008  00 00 6d 61 70 70 65 64                          |..mapped|\n"
+    );
+    check_eq!(ok_out(&["r", "--offset", "10", "--len", "6"])?, "mapped\n");
+    Ok(())
+}
+
+fn clear_and_info() -> TestResult {
+    let n = device_size()?;
+    ok_out(&["w", "something"])?;
+    check_eq!(ok_out(&["clear"])?, format!("cleared {n} bytes\n"));
+    check_eq!(ok_out(&["r"])?, "\n");
+    check_eq!(
+        ok_out(&["info"])?,
+        format!("device: /dev/mydev\nsize: {n} bytes\npage size: 4096 bytes\n")
+    );
+    Ok(())
+}
+
+fn device_option_selects_the_node() -> TestResult {
+    let _ = std::fs::remove_file("/tmp/mydev-link");
+    std::os::unix::fs::symlink(DEVICE, "/tmp/mydev-link").map_err(|e| e.to_string())?;
+    let out = ok_out(&["--device", "/tmp/mydev-link", "info"])?;
+    check!(out.starts_with("device: /tmp/mydev-link\n"), "{out}");
+    let (st, _, err) = user_test(&["--device", "/dev/null", "info"])?;
+    check!(
+        st == 1 && err.contains("/dev/null") && err.contains("is this a mydev device node?"),
+        "{st} {err}"
+    );
+    Ok(())
+}
+
+fn help_shows_examples() -> TestResult {
+    let out = ok_out(&["--help"])?;
+    check!(
+        out.contains("Examples:") && out.contains("user_test w \"Hello, World!\""),
+        "{out}"
+    );
+    for cmd in ["r", "w", "m", "p"] {
+        let out = ok_out(&[cmd, "--help"])?;
+        check!(out.contains("Example: user_test"), "{cmd} --help: {out}");
+    }
+    Ok(())
+}
+
+fn empty_and_non_utf8_data_are_written_as_given() -> TestResult {
+    use std::os::unix::ffi::OsStrExt;
+    reset()?;
+    check_eq!(ok_out(&["w", ""])?, "wrote 0 bytes\n");
+    let raw = std::ffi::OsStr::from_bytes(b"\xff\xfeok");
+    let (st, out, err) = user_test_os(&["w".as_ref(), raw])?;
+    check!(st == 0, "non-UTF-8 write: {err}");
+    check_eq!(out, b"wrote 4 bytes\n".to_vec());
+    let (st, out, _) = user_test_os(&["r".as_ref()])?;
+    check_eq!(st, 0);
+    check_eq!(out, b"\xff\xfeok\n".to_vec());
+    let (st, _, err) = user_test_os(&[
+        "--device".as_ref(),
+        std::ffi::OsStr::from_bytes(b"/tmp/\xff"),
+        "r".as_ref(),
+    ])?;
+    check!(
+        st == 1 && !err.contains("panicked"),
+        "non-UTF-8 device path: {st} {err}"
+    );
+    Ok(())
+}
+
+fn closed_pipe_is_not_an_error() -> TestResult {
+    let mut child = Command::new("user_test")
+        .args(["m", "--hex"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    drop(child.stdout.take());
+    let o = child.wait_with_output().map_err(|e| e.to_string())?;
+    check_eq!(o.status.code(), Some(0));
+    check_eq!(String::from_utf8_lossy(&o.stderr), "");
+    Ok(())
+}
+
+fn module_not_loaded_is_reported_with_advice() -> TestResult {
+    rmmod().map_err(|e| format!("rmmod: {e}"))?;
+    let r = user_test(&["r"]);
+    let back = restore();
+    let (st, _, err) = r?;
+    back?;
+    check_eq!(st, 1);
+    check!(
+        err.contains("cannot open /dev/mydev") && err.contains("is the mmap module loaded?"),
+        "stderr: {err}"
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     macro_rules! tests {
         ($($f:ident),* $(,)?) => { &[$(Test { name: stringify!($f), run: $f }),*] };
@@ -109,5 +293,16 @@ fn main() -> ExitCode {
         bad_numbers_are_usage_errors_without_panics,
         missing_node_is_a_device_error_with_advice,
         permission_denied_for_a_non_root_user,
+        long_forms_are_aliases,
+        read_offset_len_and_hex,
+        write_offset_and_len,
+        write_that_does_not_fit_is_a_usage_error,
+        map_offset_len_and_hex,
+        clear_and_info,
+        device_option_selects_the_node,
+        help_shows_examples,
+        empty_and_non_utf8_data_are_written_as_given,
+        closed_pipe_is_not_an_error,
+        module_not_loaded_is_reported_with_advice,
     ])
 }
