@@ -131,8 +131,9 @@ impl MiscDevice for Mydev {
     fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Buffer>> {
         let misc: *const MiscDeviceRegistration<Self> = misc;
         // SAFETY: The only `MiscDeviceRegistration<Mydev>` is the `registration` field of the
-        // pinned `MydevModule`, which outlives every open (deregistration waits for `open` to
-        // return), so the containing struct is valid to borrow for this call.
+        // pinned `MydevModule`, so `container_of!` gives a pointer to that module struct. It is
+        // valid for this call: `misc_open()` took a reference on this module (the file
+        // operations' owner) before calling `open`, so the module cannot be unloaded meanwhile.
         let module = unsafe { &*kernel::container_of!(misc.cast_mut(), MydevModule, registration) };
         Ok(module.buffer.clone())
     }
@@ -184,4 +185,19 @@ fn advance(pos: &mut i64, count: usize) -> Result {
     let count = i64::try_from(count).map_err(|_| EOVERFLOW)?;
     *pos = pos.checked_add(count).ok_or(EOVERFLOW)?;
     Ok(())
+}
+
+#[cfg(CONFIG_KUNIT)]
+#[kunit_tests(mydev_uapi)]
+mod tests {
+    use kernel::ioctl::{
+        _IO,
+        _IOR, //
+    };
+
+    #[test]
+    fn ioctl_numbers_match_the_kernel_macros() {
+        assert_eq!(super::uapi::MYDEV_IOC_GET_SIZE, _IOR::<u64>(0xB9, 0x01));
+        assert_eq!(super::uapi::MYDEV_IOC_CLEAR, _IO(0xB9, 0x02));
+    }
 }
