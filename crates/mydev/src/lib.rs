@@ -130,6 +130,14 @@ impl Device {
     /// # Errors
     ///
     /// [`ErrorKind::Ioctl`]; `EBADF` when the device was opened read-only.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let dev = mydev::Device::open_default()?;
+    /// dev.clear()?;
+    /// # Ok::<(), mydev::Error>(())
+    /// ```
     pub fn clear(&self) -> Result<(), Error> {
         sys::clear(&self.file).map_err(|e| self.error(ErrorKind::Ioctl, e))
     }
@@ -140,6 +148,16 @@ impl Device {
     /// # Errors
     ///
     /// [`ErrorKind::Io`] with the system's error.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let dev = mydev::Device::open_read_only("/dev/mydev")?;
+    /// let mut buf = [0u8; 16];
+    /// let n = dev.read_at(0, &mut buf)?;
+    /// println!("{:?}", &buf[..n]);
+    /// # Ok::<(), mydev::Error>(())
+    /// ```
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         self.file
             .read_at(buf, offset)
@@ -152,6 +170,14 @@ impl Device {
     /// # Errors
     ///
     /// [`ErrorKind::Io`]; `ENOSPC` at or past the end, `EBADF` when opened read-only.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let dev = mydev::Device::open_default()?;
+    /// assert_eq!(dev.write_at(100, b"data")?, 4);
+    /// # Ok::<(), mydev::Error>(())
+    /// ```
     pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize, Error> {
         self.file
             .write_at(buf, offset)
@@ -163,6 +189,18 @@ impl Device {
     /// # Errors
     ///
     /// [`ErrorKind::Map`] with the system's error.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let dev = mydev::Device::open_default()?;
+    /// let map = dev.map()?;
+    /// map.write(0, b"through the mapping")?;
+    /// let mut buf = [0u8; 7];
+    /// map.read(0, &mut buf)?;
+    /// assert_eq!(&buf, b"through");
+    /// # Ok::<(), mydev::Error>(())
+    /// ```
     pub fn map(&self) -> Result<Mapping, Error> {
         self.map_range(0, self.size)
     }
@@ -174,6 +212,16 @@ impl Device {
     ///
     /// [`ErrorKind::OutOfBounds`] for a range outside the buffer or not page-aligned, checked
     /// before anything is mapped; [`ErrorKind::Map`] when the kernel refuses the mapping.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let dev = mydev::Device::open_default()?;
+    /// let page = mydev::page_size();
+    /// let second_page = dev.map_range(page, page)?;
+    /// println!("{:#04x}", second_page.byte(0)?);
+    /// # Ok::<(), mydev::Error>(())
+    /// ```
     pub fn map_range(&self, offset: usize, len: usize) -> Result<Mapping, Error> {
         let page = page_size();
         let fits = offset.checked_add(len).is_some_and(|end| end <= self.size);

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C header `module/mydev.h` must agree with the single definition, `module/uapi.rs`.
+
+use mydev::uapi;
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn c_header_matches_the_rust_definition() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::temp_dir().join(format!("mydev-header-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("probe.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n#include \"mydev.h\"\nint main(void) {\n\
+         printf(\"%u %u %u\\n\", (unsigned)MYDEV_IOC_MAGIC, (unsigned)MYDEV_IOC_GET_SIZE, (unsigned)MYDEV_IOC_CLEAR);\n\
+         return 0;\n}\n",
+    )
+    .unwrap();
+    let exe = dir.join("probe");
+    let cc = Command::new("cc")
+        .arg("-Wall")
+        .arg("-Werror")
+        .arg("-I")
+        .arg(repo.join("module"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("a C compiler (cc) to check the header");
+    assert!(
+        cc.status.success(),
+        "the header does not compile: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = Command::new(&exe).output().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let values: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            uapi::MYDEV_IOC_MAGIC,
+            uapi::MYDEV_IOC_GET_SIZE,
+            uapi::MYDEV_IOC_CLEAR
+        ]
+    );
+}
+
+#[test]
+fn rust_numbers_match_the_kernel_encoding() {
+    // _IOR(0xB9, 1, __u64) and _IO(0xB9, 2), computed by rustix's implementation of the macros.
+    assert_eq!(
+        uapi::MYDEV_IOC_GET_SIZE,
+        rustix::ioctl::opcode::read::<u64>(0xB9, 0x01) as u32
+    );
+    assert_eq!(
+        uapi::MYDEV_IOC_CLEAR,
+        rustix::ioctl::opcode::none(0xB9, 0x02) as u32
+    );
+}
