@@ -106,12 +106,21 @@ fn initramfs(spec: &GuestSpec<'_>) -> Result<Initramfs> {
     for (name, bin) in &spec.tools.suites {
         fs.host_file(&format!("opt/mydev/{name}"), bin)?;
     }
+    fs.host_file("opt/mydev/mydev_example", &spec.tools.c_example)?;
+    // The shipped udev rule, which the guest tests apply by hand (the guest runs no udev).
+    fs.host_file("etc/udev/rules.d/60-mydev.rules", &spec.tools.udev_rule)?;
+    // `alice` is in group `mydev`; `nobody` is not.
     fs.file(
         "etc/passwd",
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/tmp:/bin/sh\n",
+        "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:alice:/tmp:/bin/sh\n\
+         nobody:x:65534:65534:nobody:/tmp:/bin/sh\n",
         0o644,
     );
-    fs.file("etc/group", "root:x:0:\nnogroup:x:65534:\n", 0o644);
+    fs.file(
+        "etc/group",
+        "root:x:0:\nmydev:x:990:alice\nalice:x:1000:\nnogroup:x:65534:\n",
+        0o644,
+    );
     let mode = match spec.job {
         Job::Script(_) => "job",
         Job::Interactive => "interactive",

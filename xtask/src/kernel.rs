@@ -260,35 +260,56 @@ fn check_source_untouched(source: &KernelSource) -> Result<()> {
 /// Builds `mmap.ko` against `kernel` with the module's own Makefile, from a copy of `module/`
 /// (so the clone's `module/` directory stays free of build outputs).
 pub fn build_module(paths: &Paths, kernel: &Kernel) -> Result<PathBuf> {
-    let phase = Phase::start(
-        "module",
-        &format!(
-            "building mmap.ko against the {} kernel (Linux {})",
-            kernel.profile.name, kernel.version
-        ),
-    );
-    let out = paths.work.join(format!("module-{}", kernel.profile.name));
+    build_module_with(paths, kernel, kernel.profile.name, &[])
+}
+
+/// Copies `module/` into `target/mydev/module-<name>` (only what changed, so that make's
+/// timestamps stay meaningful).
+pub fn copy_module_sources(paths: &Paths, name: &str) -> Result<PathBuf> {
+    let out = paths.work.join(format!("module-{name}"));
     std::fs::create_dir_all(&out)?;
     for entry in std::fs::read_dir(paths.repo.join("module"))? {
         let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(".rs") || name == "Kbuild" || name == "Makefile" {
-            let dest = out.join(name);
-            // Copy only what changed, so that make's timestamps stay meaningful.
+        if path.is_file() {
+            let dest = out.join(path.file_name().context("file name")?);
             if std::fs::read(&dest).ok() != Some(std::fs::read(&path)?) {
                 std::fs::copy(&path, &dest)?;
             }
         }
     }
-    let log = paths
-        .logs
-        .join(format!("module-{}.log", kernel.profile.name));
+    Ok(out)
+}
+
+/// Builds `mmap.ko` as [`build_module`] does, in `target/mydev/module-<name>`, with extra make
+/// arguments (`CLIPPY=1 W=e` for the lint gate). Any compiler warning fails the build.
+pub fn build_module_with(
+    paths: &Paths,
+    kernel: &Kernel,
+    name: &str,
+    args: &[&str],
+) -> Result<PathBuf> {
+    let phase = Phase::start(
+        "module",
+        &format!(
+            "building mmap.ko against the {} kernel (Linux {}) {}",
+            kernel.profile.name,
+            kernel.version,
+            args.join(" ")
+        ),
+    );
+    let out = copy_module_sources(paths, name)?;
+    let log = paths.logs.join(format!("module-{name}.log"));
     std::fs::write(&log, "")?;
+    if !args.is_empty() {
+        // Lint flags must see every file again.
+        std::fs::remove_file(out.join("mmap.o")).ok();
+    }
     let mut cmd = make_command(&out);
-    cmd.arg(format!("KDIR={}", kernel.dir.display()));
+    cmd.arg(format!("KDIR={}", kernel.dir.display())).args(args);
     run_logged("building mmap.ko", &mut cmd, &log, Duration::from_secs(30))?;
     let ko = out.join("mmap.ko");
-    let warnings = std::fs::read_to_string(&log)?
+    let text = std::fs::read_to_string(&log)?;
+    let warnings = text
         .lines()
         .filter(|l| {
             l.starts_with("warning") || l.starts_with("WARNING") || l.contains(": warning:")

@@ -9,15 +9,19 @@
 
 mod guest;
 mod initramfs;
+mod install;
 mod kconfig;
 mod kernel;
 mod ktap;
+mod lint;
 mod paths;
 mod qemu;
 mod selftest;
 mod setup;
 mod tally;
 mod tests_cmd;
+#[cfg(test)]
+mod tidy;
 mod tools;
 mod ui;
 mod verdict;
@@ -50,6 +54,10 @@ enum Cmd {
     /// Run every test: host unit tests, KUnit, the in-guest suites on the test kernel, and the
     /// harness's own self-tests. Ends with `N passed, M failed`.
     Test(TestOpts),
+    /// The lint gates: cargo fmt and clippy for the workspace, the tidy rules (SPDX lines,
+    /// SAFETY comments), rustdoc, and for the module rustfmt with the kernel's .rustfmt.toml and a
+    /// CLIPPY=1 W=e build.
+    Lint,
     /// Boot the minimal kernel with the module loaded: a shell on the serial console, or, after
     /// `--`, run COMMAND in the guest and exit with its status.
     Vm(VmOpts),
@@ -150,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Demo(opts) => demo(&paths, &opts),
         Cmd::Test(opts) => tests_cmd::test(&paths, &opts.guest, !opts.no_selftest),
         Cmd::Vm(opts) => vm(&paths, &opts),
+        Cmd::Lint => lint::lint(&paths),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::ktap::{self, Outcome};
 use crate::paths::Paths;
 use crate::tally::{Tally, libtest_counts};
 use crate::ui::{Phase, fmt_duration};
-use crate::{GuestOpts, kernel, selftest, setup, tools};
+use crate::{GuestOpts, install, kernel, selftest, setup, tools};
 use anyhow::Result;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -49,6 +49,7 @@ pub fn test(paths: &Paths, opts: &GuestOpts, selftests: bool) -> Result<ExitCode
     let tools = tools::build(paths)?;
 
     host_tests(paths, &mut tally)?;
+    install::run(paths, &k, &mut tally);
 
     // The in-guest suites and KUnit, in one boot of the test kernel.
     let names: Vec<String> = tools.suites.iter().map(|(n, _)| n.clone()).collect();

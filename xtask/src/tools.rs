@@ -17,6 +17,10 @@ pub struct Tools {
     pub user_test: PathBuf,
     /// In-guest suites, in the order they run: (name, binary).
     pub suites: Vec<(String, PathBuf)>,
+    /// `examples/mydev_example.c`, built statically.
+    pub c_example: PathBuf,
+    /// `packaging/60-mydev.rules`.
+    pub udev_rule: PathBuf,
 }
 
 /// The in-guest suites (binaries of the `guest-tests` package).
@@ -25,7 +29,9 @@ pub const SUITES: &[&str] = &["module-tests", "library-tests", "tool-tests"];
 pub fn build(paths: &Paths) -> Result<Tools> {
     let phase = Phase::start(
         "tools",
-        &format!("building user_test and the guest test suites for {GUEST_TARGET}"),
+        &format!(
+            "building user_test and the guest test suites for {GUEST_TARGET}, and the C example"
+        ),
     );
     let log = paths.logs.join("tools.log");
     std::fs::write(&log, "")?;
@@ -49,12 +55,27 @@ pub fn build(paths: &Paths) -> Result<Tools> {
         Duration::from_secs(30),
     )?;
     let bin = paths.repo.join("target").join(GUEST_TARGET).join("release");
+    let c_example = paths.work.join("mydev_example");
+    run_logged(
+        "cc -static examples/mydev_example.c",
+        Command::new("cc")
+            .current_dir(&paths.repo)
+            .args([
+                "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-I", "module",
+            ])
+            .args(["examples/mydev_example.c", "-o"])
+            .arg(&c_example),
+        &log,
+        Duration::from_secs(30),
+    )?;
     let tools = Tools {
         user_test: bin.join("user_test"),
         suites: SUITES
             .iter()
             .map(|s| (s.to_string(), bin.join(s)))
             .collect(),
+        c_example,
+        udev_rule: paths.repo.join("packaging/60-mydev.rules"),
     };
     phase.done(&format!("{}", bin.display()));
     Ok(tools)
