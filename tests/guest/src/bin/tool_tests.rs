@@ -282,6 +282,89 @@ fn module_not_loaded_is_reported_with_advice() -> TestResult {
     Ok(())
 }
 
+fn c_example_uses_read_write_mmap_and_ioctls() -> TestResult {
+    let o = Command::new("/opt/mydev/mydev_example")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let out = String::from_utf8_lossy(&o.stdout);
+    check!(
+        o.status.success(),
+        "status {:?}\n{out}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let n = device_size()?;
+    check_eq!(
+        out.as_ref(),
+        format!("size: {n} bytes\nmapping says: Hello from C\nread() says: Mapped from C\nok\n")
+    );
+    Ok(())
+}
+
+/// The GROUP and MODE that the shipped udev rule gives `/dev/mydev`.
+fn udev_rule_permissions() -> Result<(String, u32), String> {
+    let rule =
+        std::fs::read_to_string("/etc/udev/rules.d/60-mydev.rules").map_err(|e| e.to_string())?;
+    let line = rule
+        .lines()
+        .find(|l| l.contains("KERNEL==\"mydev\""))
+        .ok_or("no rule for mydev")?;
+    let field = |key: &str| {
+        line.split(',')
+            .map(str::trim)
+            .find_map(|f| f.strip_prefix(key))
+            .map(|v| v.trim_matches('"').to_string())
+    };
+    let group = field("GROUP=").ok_or("the rule sets no GROUP")?;
+    let mode = field("MODE=").ok_or("the rule sets no MODE")?;
+    Ok((
+        group,
+        u32::from_str_radix(&mode, 8).map_err(|e| e.to_string())?,
+    ))
+}
+
+fn udev_rule_gives_group_members_access_and_others_eacces() -> TestResult {
+    let (group, mode) = udev_rule_permissions()?;
+    check_eq!((group.as_str(), mode), ("mydev", 0o660));
+    // What udev does with the rule: chgrp and chmod of the node.
+    let (st, _, err) = sh(&format!(
+        "chgrp {group} {DEVICE} && chmod {mode:o} {DEVICE}"
+    ));
+    check!(st == 0, "applying the rule: {err}");
+    let result = (|| {
+        let member = Command::new("su")
+            .args([
+                "alice",
+                "-s",
+                "/bin/sh",
+                "-c",
+                "user_test clear >/dev/null && user_test w 'from alice' && user_test r && user_test m",
+            ])
+            .output()
+            .map_err(|e| e.to_string())?;
+        check!(
+            member.status.success(),
+            "alice (in group {group}): {}",
+            String::from_utf8_lossy(&member.stderr)
+        );
+        check_eq!(
+            String::from_utf8_lossy(&member.stdout),
+            "wrote 10 bytes\nfrom alice\nfrom alice\n"
+        );
+        let other = Command::new("su")
+            .args(["nobody", "-s", "/bin/sh", "-c", "user_test r"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let err = String::from_utf8_lossy(&other.stderr);
+        check_eq!(other.status.code(), Some(1));
+        check!(err.contains("Permission denied"), "nobody: {err}");
+        Ok(())
+    })();
+    let (st, _, err) = sh(&format!("chgrp root {DEVICE} && chmod 600 {DEVICE}"));
+    check!(st == 0, "restoring the node: {err}");
+    result
+}
+
 fn main() -> ExitCode {
     macro_rules! tests {
         ($($f:ident),* $(,)?) => { &[$(Test { name: stringify!($f), run: $f }),*] };
@@ -304,5 +387,7 @@ fn main() -> ExitCode {
         empty_and_non_utf8_data_are_written_as_given,
         closed_pipe_is_not_an_error,
         module_not_loaded_is_reported_with_advice,
+        c_example_uses_read_write_mmap_and_ioctls,
+        udev_rule_gives_group_members_access_and_others_eacces,
     ])
 }
