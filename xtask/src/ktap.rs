@@ -41,6 +41,18 @@ struct Level {
     subtest: Option<String>,
 }
 
+/// Opens a nested level at `indent` unless the innermost one is already that deep.
+fn open_level(stack: &mut Vec<Level>, indent: usize) {
+    if stack.last().is_none_or(|l| indent > l.indent) {
+        stack.push(Level {
+            indent,
+            plan: None,
+            count: 0,
+            subtest: None,
+        });
+    }
+}
+
 /// Parses a result line (`ok 3 - name # SKIP why`), without its indentation.
 fn parse_result(line: &str) -> Option<(bool, String, bool)> {
     let (ok, rest) = if let Some(r) = line.strip_prefix("not ok") {
@@ -84,14 +96,7 @@ pub fn parse(text: &str) -> Document {
         }
         if trimmed.starts_with("KTAP version") || trimmed.starts_with("TAP version") {
             started = true;
-            if stack.last().is_none_or(|l| indent > l.indent) {
-                stack.push(Level {
-                    indent,
-                    plan: None,
-                    count: 0,
-                    subtest: None,
-                });
-            }
+            open_level(&mut stack, indent);
             continue;
         }
         if !started {
@@ -99,14 +104,7 @@ pub fn parse(text: &str) -> Document {
         }
         if let Some(name) = trimmed.strip_prefix("# Subtest: ") {
             // KUnit announces the subtest at the child's indentation.
-            if stack.last().is_none_or(|l| indent > l.indent) {
-                stack.push(Level {
-                    indent,
-                    plan: None,
-                    count: 0,
-                    subtest: None,
-                });
-            }
+            open_level(&mut stack, indent);
             if let Some(l) = stack.last_mut() {
                 l.subtest = Some(name.trim().to_string());
             }
@@ -117,14 +115,7 @@ pub fn parse(text: &str) -> Document {
                 .split_whitespace()
                 .next()
                 .and_then(|n| n.parse::<usize>().ok());
-            if stack.last().is_none_or(|l| indent > l.indent) {
-                stack.push(Level {
-                    indent,
-                    plan: None,
-                    count: 0,
-                    subtest: None,
-                });
-            }
+            open_level(&mut stack, indent);
             if let Some(l) = stack.last_mut() {
                 l.plan = n;
             }
@@ -140,14 +131,7 @@ pub fn parse(text: &str) -> Document {
                 just_closed = Some(child);
             }
         }
-        if stack.last().is_none_or(|l| indent > l.indent) {
-            stack.push(Level {
-                indent,
-                plan: None,
-                count: 0,
-                subtest: None,
-            });
-        }
+        open_level(&mut stack, indent);
         // KUnit announces `# Subtest: NAME` at the indentation of the suite's own results.
         let prefix: Vec<String> = stack.iter().filter_map(|l| l.subtest.clone()).collect();
         if let Some(l) = stack.last_mut() {

@@ -271,46 +271,30 @@ fn vm(paths: &Paths, opts: &VmOpts) -> Result<ExitCode> {
         }
     }
     let built = prepare(paths, kernel::MINIMAL)?;
-    if opts.command.is_empty() {
+    let interactive = opts.command.is_empty();
+    let (job, timeout) = if interactive {
         if !opts.with.is_empty() {
             eprintln!("vm: the --with files are in /work");
         }
-        let run = guest::run(
-            paths,
-            &spec(
-                "vm",
-                &opts.guest,
-                &built,
-                &opts.with,
-                Job::Interactive,
-                None,
-            ),
-        )?;
-        for p in run.problems() {
-            eprintln!("vm: {p}");
-        }
-        return Ok(ExitCode::from(
-            run.status.map(|s| s.clamp(0, 255) as u8).unwrap_or(0),
-        ));
-    }
-    let script = format!("{}\n", guest::shell_words(&opts.command));
-    let timeout = Some(Duration::from_secs(opts.guest.timeout));
+        (Job::Interactive, None)
+    } else {
+        let script = format!("{}\n", guest::shell_words(&opts.command));
+        (
+            Job::Script(script),
+            Some(Duration::from_secs(opts.guest.timeout)),
+        )
+    };
     let run = guest::run(
         paths,
-        &spec(
-            "vm",
-            &opts.guest,
-            &built,
-            &opts.with,
-            Job::Script(script),
-            timeout,
-        ),
+        &spec("vm", &opts.guest, &built, &opts.with, job, timeout),
     )?;
     for p in run.problems() {
         eprintln!("vm: {p}");
     }
     match run.status {
         Some(s) => Ok(ExitCode::from(s.clamp(0, 255) as u8)),
+        // Quitting an interactive guest with Ctrl-A X reports nothing, and is not a failure.
+        None if interactive => Ok(ExitCode::SUCCESS),
         None => {
             eprintln!(
                 "vm: the guest reported no exit status; console log: {}",
