@@ -15,7 +15,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 /// The result of one test: `Err` with a message on failure. A message starting with `SKIP: `
-/// marks a skip (reported as such, never as a pass).
+/// marks a skip (reported as such, never as a pass). Lines that a passing test prints starting
+/// with `# ` are passed on as TAP diagnostics (figures such as operation counts).
 pub type TestResult = Result<(), String>;
 
 /// One test of a suite.
@@ -50,8 +51,14 @@ pub fn main(tests: &[Test]) -> ExitCode {
     for (i, t) in selected.iter().enumerate() {
         let n = i + 1;
         match run_child(t.name) {
-            Ok(None) => println!("ok {n} - {}", t.name),
-            Ok(Some(reason)) => println!("ok {n} - {} # SKIP {reason}", t.name),
+            Ok(Passed(figures)) => {
+                println!("ok {n} - {}", t.name);
+                // A passing test's figures, passed on as TAP diagnostics.
+                for line in figures {
+                    println!("{line}");
+                }
+            }
+            Ok(Skipped(reason)) => println!("ok {n} - {} # SKIP {reason}", t.name),
             Err(msg) => {
                 failed += 1;
                 println!("not ok {n} - {}", t.name);
@@ -88,8 +95,17 @@ fn run_one(tests: &[Test], name: &str) -> ExitCode {
     }
 }
 
-/// Runs one test in a child; `Ok(Some(reason))` for a skip.
-fn run_child(name: &str) -> Result<Option<String>, String> {
+/// How a test that did not fail ended.
+enum Ended {
+    /// Passed, with the `# ` lines it printed.
+    Passed(Vec<String>),
+    /// Skipped, with the reason.
+    Skipped(String),
+}
+use Ended::{Passed, Skipped};
+
+/// Runs one test in a child process.
+fn run_child(name: &str) -> Result<Ended, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut child = Command::new(exe)
         .args(["--run", name])
@@ -132,8 +148,13 @@ fn run_child(name: &str) -> Result<Option<String>, String> {
     };
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
-        (Some(0), _) => Ok(None),
-        (Some(SKIP_STATUS), _) => Ok(Some(out.trim().to_string())),
+        (Some(0), _) => Ok(Passed(
+            out.lines()
+                .filter(|l| l.starts_with("# "))
+                .map(str::to_string)
+                .collect(),
+        )),
+        (Some(SKIP_STATUS), _) => Ok(Skipped(out.trim().to_string())),
         (Some(code), _) => Err(format!("exit status {code}\n{out}{err}")),
         (None, Some(sig)) => Err(format!("killed by signal {sig}\n{out}{err}")),
         (None, None) => Err(format!("ended without status\n{out}{err}")),

@@ -1,0 +1,934 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A model-based fuzzer for `/dev/mydev`.
+//!
+//! It drives the device with random operations (opens in every mode, closes, `read`, `write`,
+//! `pread`, `pwrite`, `lseek`, `mmap` with random and absurd ranges, protections and flags,
+//! loads and stores through live mappings, whole and partial `munmap`, `mremap`, `mprotect`,
+//! `madvise`, `fork` with the child storing through inherited mappings, and ioctls, valid and
+//! not, with bad pointers), and after each one compares the device with an in-process model of
+//! the buffer: the return value or errno, and the bytes visible through `pread` and through every
+//! live mapping in the range the operation touched (all bytes, every 512 operations and at the
+//! end). On a mismatch it prints the seed and a shortest sequence of operations that still
+//! reproduces it (removing operations one at a time while the mismatch stays).
+//!
+//! `fuzz [--seed N] [--ops N] [--seconds N]`; defaults from `MYDEV_FUZZ_SEED`, `MYDEV_FUZZ_OPS`
+//! (200,000 operations) and `MYDEV_FUZZ_SECONDS` (600). Prints a line `fuzz: N operations, …`
+//! and TAP with one result.
+
+use guest_tests::sys::{self, PAGE};
+use mydev::uapi::{MYDEV_IOC_CLEAR, MYDEV_IOC_GET_SIZE};
+use std::collections::BTreeSet;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Pages of the buffer the fuzzer loads the module with: enough for offsets, partial unmaps
+/// and splits, small enough to check every byte often.
+const NPAGES: usize = 4;
+const SIZE: usize = NPAGES * PAGE;
+const MAX_FDS: usize = 6;
+const MAX_MAPS: usize = 8;
+const FULL_CHECK_EVERY: usize = 512;
+
+/// xorshift64*: small, seeded, and the same everywhere.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// Bytes derived from a seed, for writes and stores.
+fn data(seed: u64, len: usize) -> Vec<u8> {
+    let mut r = Rng::new(seed);
+    (0..len).map(|_| r.next() as u8).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IoctlKind {
+    GetSize,
+    GetSizeBadPointer(usize),
+    Clear,
+    Unknown(u32),
+}
+
+/// One operation. Fds and mappings are named by index into the live lists, taken modulo their
+/// length when the operation runs, so that any subsequence of a recorded run is still valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    Open(i32),
+    Close(usize),
+    Read(usize, usize),
+    Write(usize, usize, u64),
+    Pread(usize, i64, usize),
+    Pwrite(usize, i64, usize, u64),
+    Lseek(usize, i32),
+    Mmap {
+        fd: usize,
+        off: u64,
+        pages: usize,
+        prot: i32,
+        private: bool,
+    },
+    Load(usize, usize),
+    Store(usize, usize, u8),
+    Munmap(usize, usize, usize),
+    MremapGrow(usize),
+    MremapShrink(usize, usize),
+    Mprotect(usize, i32),
+    Madvise(usize),
+    Fork(usize, usize, usize, u64),
+    Ioctl(usize, IoctlKind),
+}
+
+fn gen_op(r: &mut Rng) -> Op {
+    let fd = r.below(16);
+    let map = r.below(16);
+    let len = match r.below(4) {
+        0 => r.below(16),
+        1 => r.below(PAGE + 1),
+        2 => r.below(SIZE + 200),
+        _ => PAGE,
+    };
+    let off: i64 = match r.below(10) {
+        0 => SIZE as i64,
+        1 => (SIZE + r.below(1 << 20)) as i64,
+        2 => i64::MAX - r.below(8) as i64,
+        3 => -(r.below(4) as i64) - 1,
+        4 => i64::MIN,
+        _ => r.below(SIZE) as i64,
+    };
+    let prot = [
+        libc::PROT_READ,
+        libc::PROT_WRITE,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::PROT_NONE,
+    ][r.below(4)]
+        | if r.chance(5) { libc::PROT_EXEC } else { 0 };
+    match r.below(100) {
+        0..=5 => Op::Open([libc::O_RDONLY, libc::O_WRONLY, libc::O_RDWR][r.below(3)]),
+        6..=9 => Op::Close(fd),
+        10..=17 => Op::Read(fd, len),
+        18..=25 => Op::Write(fd, len, r.next()),
+        26..=33 => Op::Pread(fd, off, len),
+        34..=41 => Op::Pwrite(fd, off, len, r.next()),
+        42..=43 => Op::Lseek(
+            fd,
+            [libc::SEEK_SET, libc::SEEK_CUR, libc::SEEK_END][r.below(3)],
+        ),
+        44..=53 => {
+            let off = match r.below(8) {
+                0 => u64::MAX - (PAGE as u64 - 1),
+                1 => 1 << 63,
+                2 => (SIZE + PAGE * r.below(4)) as u64,
+                3 => r.below(SIZE) as u64,
+                _ => (PAGE * r.below(NPAGES)) as u64,
+            };
+            let pages = if r.chance(5) {
+                0
+            } else {
+                1 + r.below(NPAGES + 1)
+            };
+            Op::Mmap {
+                fd,
+                off,
+                pages,
+                prot,
+                private: r.chance(10),
+            }
+        }
+        54..=65 => Op::Load(map, r.below(SIZE)),
+        66..=77 => Op::Store(map, r.below(SIZE), r.next() as u8),
+        78..=81 => Op::Munmap(map, r.below(NPAGES), 1 + r.below(NPAGES)),
+        82 => Op::MremapGrow(map),
+        83..=84 => Op::MremapShrink(map, 1 + r.below(NPAGES)),
+        85..=87 => Op::Mprotect(map, prot),
+        88..=89 => Op::Madvise(map),
+        90..=91 => Op::Fork(map, r.below(SIZE), 1 + r.below(64), r.next()),
+        _ => Op::Ioctl(
+            fd,
+            match r.below(6) {
+                0 | 1 => IoctlKind::GetSize,
+                2 => IoctlKind::GetSizeBadPointer([0usize, 1, 4095, usize::MAX - 7][r.below(4)]),
+                3 => IoctlKind::Clear,
+                _ => IoctlKind::Unknown(unknown_ioctl(r)),
+            },
+        ),
+    }
+}
+
+/// An ioctl number the driver must answer with `ENOTTY`: never one of its own, and never one
+/// that the VFS handles for every file before the driver sees it (types 0x00, 'T', 'X', 'f',
+/// 0x12, 0x15 and 0x94 hold those).
+fn unknown_ioctl(r: &mut Rng) -> u32 {
+    loop {
+        let cmd = if r.chance(50) {
+            0xB900 | (r.next() as u32 & 0xC03F_00FF)
+        } else {
+            r.next() as u32
+        };
+        let ty = (cmd >> 8) & 0xff;
+        if cmd != MYDEV_IOC_GET_SIZE
+            && cmd != MYDEV_IOC_CLEAR
+            && ![0x00, 0x12, 0x15, 0x54, 0x58, 0x66, 0x94].contains(&ty)
+        {
+            return cmd;
+        }
+    }
+}
+
+struct Fd {
+    fd: OwnedFd,
+    mode: i32,
+    pos: usize,
+}
+
+impl Fd {
+    fn readable(&self) -> bool {
+        self.mode != libc::O_WRONLY
+    }
+    fn writable(&self) -> bool {
+        self.mode != libc::O_RDONLY
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mapping {
+    addr: usize,
+    pages: usize,
+    pgoff: usize,
+    prot: i32,
+    may_write: bool,
+}
+
+impl Mapping {
+    fn len(&self) -> usize {
+        self.pages * PAGE
+    }
+    fn readable(&self) -> bool {
+        self.prot & (libc::PROT_READ | libc::PROT_WRITE) != 0
+    }
+    fn writable(&self) -> bool {
+        self.prot & libc::PROT_WRITE != 0
+    }
+}
+
+/// The device, the model, and what has been seen.
+struct World {
+    model: Vec<u8>,
+    fds: Vec<Fd>,
+    maps: Vec<Mapping>,
+    checker: OwnedFd,
+    error_paths: BTreeSet<(&'static str, i32)>,
+    forks: usize,
+    bytes_checked: u64,
+}
+
+fn errno_of(r: &io::Result<impl Sized>) -> Option<i32> {
+    r.as_ref().err().and_then(io::Error::raw_os_error)
+}
+
+/// Compares an outcome with the expected one: `Ok(v)` or `Err(errno)`.
+fn expect<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: &io::Result<T>,
+    want: Result<T, i32>,
+) -> Result<(), String> {
+    let same = match (got, &want) {
+        (Ok(g), Ok(w)) => g == w,
+        (Err(e), Err(w)) => e.raw_os_error() == Some(*w),
+        _ => false,
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(format!("{what}: expected {want:?}, got {got:?}"))
+    }
+}
+
+impl World {
+    fn new() -> Result<Self, String> {
+        let checker = sys::open_rw().map_err(|e| format!("open: {e}"))?;
+        sys::ioctl(&checker, MYDEV_IOC_CLEAR, 0).map_err(|e| format!("clear: {e}"))?;
+        Ok(Self {
+            model: vec![0; SIZE],
+            fds: Vec::new(),
+            maps: Vec::new(),
+            checker,
+            error_paths: BTreeSet::new(),
+            forks: 0,
+            bytes_checked: 0,
+        })
+    }
+
+    fn note(&mut self, op: &'static str, r: &io::Result<impl Sized>) {
+        if let Some(e) = errno_of(r) {
+            self.error_paths.insert((op, e));
+        }
+    }
+
+    /// Checks `start..end` of the buffer through `pread` and every readable live mapping.
+    fn verify(&mut self, start: usize, end: usize) -> Result<(), String> {
+        let (start, end) = (start.min(SIZE), end.min(SIZE));
+        if start >= end {
+            return Ok(());
+        }
+        let mut buf = vec![0u8; end - start];
+        let n = sys::pread(&self.checker, &mut buf, start as i64)
+            .map_err(|e| format!("check pread: {e}"))?;
+        if n != buf.len() || buf != self.model[start..end] {
+            let at = buf
+                .iter()
+                .zip(&self.model[start..end])
+                .position(|(a, b)| a != b)
+                .unwrap_or(n)
+                + start;
+            return Err(format!(
+                "pread shows {:?} at {at}, model {:?}",
+                buf.get(at - start),
+                self.model.get(at)
+            ));
+        }
+        self.bytes_checked += buf.len() as u64;
+        for m in self.maps.iter().filter(|m| m.readable()) {
+            let (m_start, m_end) = (m.pgoff * PAGE, m.pgoff * PAGE + m.len());
+            for off in start.max(m_start)..end.min(m_end) {
+                // SAFETY: `off` lies in the live, readable mapping `m`.
+                let got = unsafe { ((m.addr + off - m_start) as *const u8).read_volatile() };
+                if got != self.model[off] {
+                    return Err(format!(
+                        "mapping at {:#x} shows {got:#x} at buffer offset {off}, model {:#x}",
+                        m.addr, self.model[off]
+                    ));
+                }
+                self.bytes_checked += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn fd(&self, i: usize) -> Option<usize> {
+        (!self.fds.is_empty()).then(|| i % self.fds.len())
+    }
+
+    fn map(&self, i: usize) -> Option<usize> {
+        (!self.maps.is_empty()).then(|| i % self.maps.len())
+    }
+
+    /// Applies one operation to the device and the model; returns the buffer range it touched.
+    fn apply(&mut self, op: &Op) -> Result<(usize, usize), String> {
+        match *op {
+            Op::Open(mode) => {
+                if self.fds.len() >= MAX_FDS {
+                    return Ok((0, 0));
+                }
+                let fd =
+                    sys::open(sys::DEVICE, mode).map_err(|e| format!("open mode {mode}: {e}"))?;
+                self.fds.push(Fd { fd, mode, pos: 0 });
+                Ok((0, 0))
+            }
+            Op::Close(i) => {
+                if let Some(i) = self.fd(i) {
+                    self.fds.remove(i);
+                }
+                Ok((0, 0))
+            }
+            Op::Read(i, len) => {
+                let Some(i) = self.fd(i) else {
+                    return Ok((0, 0));
+                };
+                let mut buf = vec![0u8; len];
+                let r = sys::read(&self.fds[i].fd, &mut buf);
+                self.note("read", &r);
+                let f = &self.fds[i];
+                let want = if !f.readable() {
+                    Err(libc::EBADF)
+                } else {
+                    Ok(len.min(SIZE.saturating_sub(f.pos)))
+                };
+                expect("read", &r, want)?;
+                if let Ok(n) = r {
+                    let pos = self.fds[i].pos;
+                    if buf[..n] != self.model[pos..pos + n] {
+                        return Err(format!(
+                            "read at {pos} returned bytes that differ from the model"
+                        ));
+                    }
+                    self.fds[i].pos += n;
+                }
+                Ok((0, 0))
+            }
+            Op::Write(i, len, seed) => {
+                let Some(i) = self.fd(i) else {
+                    return Ok((0, 0));
+                };
+                let bytes = data(seed, len);
+                let r = sys::write(&self.fds[i].fd, &bytes);
+                self.note("write", &r);
+                let f = &self.fds[i];
+                let want = if !f.writable() {
+                    Err(libc::EBADF)
+                } else if len == 0 {
+                    Ok(0)
+                } else if f.pos >= SIZE {
+                    Err(libc::ENOSPC)
+                } else {
+                    Ok(len.min(SIZE - f.pos))
+                };
+                expect("write", &r, want)?;
+                let pos = self.fds[i].pos;
+                if let Ok(n) = r {
+                    self.model[pos..pos + n].copy_from_slice(&bytes[..n]);
+                    self.fds[i].pos += n;
+                    return Ok((pos, pos + n));
+                }
+                Ok((0, 0))
+            }
+            Op::Pread(i, off, len) => {
+                let Some(i) = self.fd(i) else {
+                    return Ok((0, 0));
+                };
+                let mut buf = vec![0u8; len];
+                let r = sys::pread(&self.fds[i].fd, &mut buf, off);
+                self.note("pread", &r);
+                let want = if off < 0 {
+                    Err(libc::EINVAL)
+                } else if !self.fds[i].readable() {
+                    Err(libc::EBADF)
+                } else if off.checked_add(len as i64).is_none() {
+                    Err(libc::EINVAL)
+                } else {
+                    Ok(len.min(SIZE.saturating_sub(off as usize)))
+                };
+                expect("pread", &r, want)?;
+                if let Ok(n) = r {
+                    let pos = off as usize;
+                    if n > 0 && buf[..n] != self.model[pos..pos + n] {
+                        return Err(format!(
+                            "pread at {pos} returned bytes that differ from the model"
+                        ));
+                    }
+                }
+                Ok((0, 0))
+            }
+            Op::Pwrite(i, off, len, seed) => {
+                let Some(i) = self.fd(i) else {
+                    return Ok((0, 0));
+                };
+                let bytes = data(seed, len);
+                let r = sys::pwrite(&self.fds[i].fd, &bytes, off);
+                self.note("pwrite", &r);
+                let want = if off < 0 {
+                    Err(libc::EINVAL)
+                } else if !self.fds[i].writable() {
+                    Err(libc::EBADF)
+                } else if off.checked_add(len as i64).is_none() {
+                    Err(libc::EINVAL)
+                } else if len == 0 {
+                    Ok(0)
+                } else if off as usize >= SIZE {
+                    Err(libc::ENOSPC)
+                } else {
+                    Ok(len.min(SIZE - off as usize))
+                };
+                expect("pwrite", &r, want)?;
+                if let Ok(n @ 1..) = r {
+                    let pos = off as usize;
+                    self.model[pos..pos + n].copy_from_slice(&bytes[..n]);
+                    return Ok((pos, pos + n));
+                }
+                Ok((0, 0))
+            }
+            Op::Lseek(i, whence) => {
+                let Some(i) = self.fd(i) else {
+                    return Ok((0, 0));
+                };
+                let r = sys::lseek(&self.fds[i].fd, 0, whence);
+                self.note("lseek", &r);
+                expect("lseek", &r, Err(libc::ESPIPE))?;
+                Ok((0, 0))
+            }
+            Op::Mmap {
+                fd,
+                off,
+                pages,
+                prot,
+                private,
+            } => {
+                let Some(i) = self.fd(fd) else {
+                    return Ok((0, 0));
+                };
+                if self.maps.len() >= MAX_MAPS {
+                    return Ok((0, 0));
+                }
+                let (readable, writable, mode) = (
+                    self.fds[i].readable(),
+                    self.fds[i].writable(),
+                    self.fds[i].mode,
+                );
+                let flags = if private {
+                    libc::MAP_PRIVATE
+                } else {
+                    libc::MAP_SHARED
+                };
+                let len = pages * PAGE;
+                let pgoff = off / PAGE as u64;
+                let want: Result<(), i32> = if len == 0 || off % PAGE as u64 != 0 {
+                    Err(libc::EINVAL)
+                } else if pgoff > (u64::MAX - len as u64) >> 12 {
+                    // `file_mmap_ok()`: the range must fit below 2^64 bytes.
+                    Err(libc::EOVERFLOW)
+                } else if (!private && prot & libc::PROT_WRITE != 0 && !writable) || !readable {
+                    // The VFS: a writable shared mapping needs a writable file, and every file
+                    // mapping a readable one.
+                    Err(libc::EACCES)
+                } else if private {
+                    Err(libc::EINVAL)
+                } else if prot & libc::PROT_EXEC != 0 {
+                    Err(libc::EPERM)
+                } else if pgoff >= NPAGES as u64 || pages as u64 > NPAGES as u64 - pgoff {
+                    Err(libc::EINVAL)
+                } else {
+                    Ok(())
+                };
+                let r = sys::mmap(&self.fds[i].fd, len, prot, flags, off);
+                self.note("mmap", &r);
+                let may_write = writable;
+                match (r, want) {
+                    (Ok(m), Ok(())) => {
+                        let addr = m.addr;
+                        m.forget();
+                        self.maps.push(Mapping {
+                            addr,
+                            pages,
+                            pgoff: pgoff as usize,
+                            prot,
+                            may_write,
+                        });
+                        Ok((pgoff as usize * PAGE, pgoff as usize * PAGE + len))
+                    }
+                    (Err(e), Err(w)) if e.raw_os_error() == Some(w) => Ok((0, 0)),
+                    (r, want) => {
+                        if let Ok(m) = &r {
+                            // Do not leave an unexpected mapping behind.
+                            // SAFETY: unmapping the mapping this call just made.
+                            unsafe { libc::munmap(m.addr as *mut libc::c_void, m.len) };
+                        }
+                        Err(format!(
+                            "mmap(len {len}, prot {prot:#x}, {}, off {off:#x}) on mode {}: expected {want:?}, got {:?}",
+                            if private { "MAP_PRIVATE" } else { "MAP_SHARED" },
+                            mode,
+                            r.map(|m| m.addr)
+                        ))
+                    }
+                }
+            }
+            Op::Load(i, off) => {
+                let Some(i) = self.map(i) else {
+                    return Ok((0, 0));
+                };
+                let m = self.maps[i];
+                if !m.readable() {
+                    return Ok((0, 0));
+                }
+                let off = off % m.len();
+                // SAFETY: `off < len` of the live, readable mapping.
+                let got = unsafe { ((m.addr + off) as *const u8).read_volatile() };
+                let want = self.model[m.pgoff * PAGE + off];
+                if got != want {
+                    return Err(format!(
+                        "load at mapping offset {off} (buffer {}): {got:#x}, model {want:#x}",
+                        m.pgoff * PAGE + off
+                    ));
+                }
+                Ok((0, 0))
+            }
+            Op::Store(i, off, b) => {
+                let Some(i) = self.map(i) else {
+                    return Ok((0, 0));
+                };
+                let m = self.maps[i];
+                if !m.writable() {
+                    return Ok((0, 0));
+                }
+                let off = off % m.len();
+                // SAFETY: `off < len` of the live, writable shared mapping.
+                unsafe { ((m.addr + off) as *mut u8).write_volatile(b) };
+                let at = m.pgoff * PAGE + off;
+                self.model[at] = b;
+                Ok((at, at + 1))
+            }
+            Op::Munmap(i, first, n) => {
+                let Some(i) = self.map(i) else {
+                    return Ok((0, 0));
+                };
+                let m = self.maps[i];
+                let first = first % m.pages;
+                let n = n.min(m.pages - first);
+                // SAFETY: unmapping pages of our own mapping `m`.
+                let r =
+                    unsafe { libc::munmap((m.addr + first * PAGE) as *mut libc::c_void, n * PAGE) };
+                if r != 0 {
+                    return Err(format!("munmap: {}", io::Error::last_os_error()));
+                }
+                self.maps.remove(i);
+                if first > 0 {
+                    self.maps.push(Mapping { pages: first, ..m });
+                }
+                if first + n < m.pages {
+                    let rest = first + n;
+                    self.maps.push(Mapping {
+                        addr: m.addr + rest * PAGE,
+                        pages: m.pages - rest,
+                        pgoff: m.pgoff + rest,
+                        ..m
+                    });
+                }
+                Ok((0, 0))
+            }
+            Op::MremapGrow(i) => {
+                let Some(i) = self.map(i) else {
+                    return Ok((0, 0));
+                };
+                let m = self.maps[i];
+                // SAFETY: asking to grow our own mapping; on failure nothing changes.
+                let p = unsafe {
+                    libc::mremap(
+                        m.addr as *mut libc::c_void,
+                        m.len(),
+                        m.len() + PAGE,
+                        libc::MREMAP_MAYMOVE,
+                    )
+                };
+                let r = if p == libc::MAP_FAILED {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(p as usize)
+                };
+                self.note("mremap", &r);
+                if let Ok(addr) = r {
+                    // SAFETY: the grown mapping is ours; drop it from the process.
+                    unsafe { libc::munmap(addr as *mut libc::c_void, m.len() + PAGE) };
+                    self.maps.remove(i);
+                }
+                expect("mremap grow", &r.map(|_| ()), Err(libc::EFAULT))?;
+                Ok((0, 0))
+            }
+            Op::MremapShrink(i, pages) => {
+                let Some(i) = self.map(i) else {
+                    return Ok((0, 0));
+                };
+                let m = self.maps[i];
+                let pages = pages.min(m.pages);
+                // SAFETY: shrinking our own mapping in place.
+                let p =
+                    unsafe { libc::mremap(m.addr as *mut libc::c_void, m.len(), pages * PAGE, 0) };
+                if p as usize != m.addr {
+                    return Err(format!("mremap shrink: {}", io::Error::last_os_error()));
+                }
+                self.maps[i].pages = pages;
+                Ok((0, 0))
+            }
+            Op::Mprotect(i, prot) => {
+                let Some(i) = self.map(i) else {
+                    return Ok((0, 0));
+                };
+                let m = self.maps[i];
+                // SAFETY: changing the protection of our own mapping.
+                let rc = unsafe { libc::mprotect(m.addr as *mut libc::c_void, m.len(), prot) };
+                let r = if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(io::Error::last_os_error())
+                };
+                self.note("mprotect", &r);
+                let want = if prot & libc::PROT_EXEC != 0
+                    || (prot & libc::PROT_WRITE != 0 && !m.may_write)
+                {
+                    Err(libc::EACCES)
+                } else {
+                    Ok(())
+                };
+                expect("mprotect", &r, want)?;
+                if r.is_ok() {
+                    self.maps[i].prot = prot;
+                }
+                Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
+            }
+            Op::Madvise(i) => {
+                let Some(i) = self.map(i) else {
+                    return Ok((0, 0));
+                };
+                let m = self.maps[i];
+                // SAFETY: advising on our own mapping; shared pages come back through the fault.
+                let rc = unsafe {
+                    libc::madvise(m.addr as *mut libc::c_void, m.len(), libc::MADV_DONTNEED)
+                };
+                if rc != 0 {
+                    return Err(format!(
+                        "madvise(MADV_DONTNEED): {}",
+                        io::Error::last_os_error()
+                    ));
+                }
+                Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
+            }
+            Op::Fork(i, off, len, seed) => {
+                let Some(i) = self.map(i) else {
+                    return Ok((0, 0));
+                };
+                let m = self.maps[i];
+                if !m.writable() {
+                    return Ok((0, 0));
+                }
+                let off = off % m.len();
+                let len = len.min(m.len() - off);
+                let bytes = data(seed, len);
+                // SAFETY: this process is single-threaded; the child only stores through the
+                // inherited mapping, loads back, and exits with `_exit`.
+                let pid = unsafe { libc::fork() };
+                if pid < 0 {
+                    return Err(format!("fork: {}", io::Error::last_os_error()));
+                }
+                if pid == 0 {
+                    let mut ok = true;
+                    for (k, b) in bytes.iter().enumerate() {
+                        // SAFETY: inside the inherited, writable shared mapping.
+                        unsafe { ((m.addr + off + k) as *mut u8).write_volatile(*b) };
+                    }
+                    for (k, b) in bytes.iter().enumerate() {
+                        // SAFETY: as above.
+                        ok &= unsafe { ((m.addr + off + k) as *const u8).read_volatile() } == *b;
+                    }
+                    // SAFETY: end the child without running the parent's destructors.
+                    unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+                }
+                let mut status = 0;
+                // SAFETY: reaping the child just forked.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                self.forks += 1;
+                if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+                    return Err(format!(
+                        "fork child on the inherited mapping failed (status {status:#x})"
+                    ));
+                }
+                let at = m.pgoff * PAGE + off;
+                self.model[at..at + len].copy_from_slice(&bytes);
+                Ok((at, at + len))
+            }
+            Op::Ioctl(i, kind) => {
+                let Some(i) = self.fd(i) else {
+                    return Ok((0, 0));
+                };
+                let f = &self.fds[i];
+                match kind {
+                    IoctlKind::GetSize => {
+                        let mut v: u64 = 0;
+                        let r = sys::ioctl(&f.fd, MYDEV_IOC_GET_SIZE, &mut v as *mut u64 as usize);
+                        expect("GET_SIZE", &r, Ok(0))?;
+                        if v != SIZE as u64 {
+                            return Err(format!("GET_SIZE gave {v}"));
+                        }
+                    }
+                    IoctlKind::GetSizeBadPointer(p) => {
+                        let r = sys::ioctl(&f.fd, MYDEV_IOC_GET_SIZE, p);
+                        self.note("ioctl GET_SIZE", &r);
+                        expect("GET_SIZE to a bad pointer", &r, Err(libc::EFAULT))?;
+                    }
+                    IoctlKind::Clear => {
+                        let writable = f.writable();
+                        let r = sys::ioctl(&f.fd, MYDEV_IOC_CLEAR, 0);
+                        self.note("ioctl CLEAR", &r);
+                        expect("CLEAR", &r, if writable { Ok(0) } else { Err(libc::EBADF) })?;
+                        if writable {
+                            self.model.fill(0);
+                            return Ok((0, SIZE));
+                        }
+                    }
+                    IoctlKind::Unknown(cmd) => {
+                        let r = sys::ioctl(&f.fd, cmd, 0);
+                        self.note("ioctl unknown", &r);
+                        expect(&format!("ioctl {cmd:#x}"), &r, Err(libc::ENOTTY))?;
+                    }
+                }
+                Ok((0, 0))
+            }
+        }
+    }
+
+    /// Unmaps everything (the fds close when the world is dropped).
+    fn teardown(&mut self) {
+        for m in self.maps.drain(..) {
+            // SAFETY: each recorded mapping is ours and still mapped.
+            unsafe { libc::munmap(m.addr as *mut libc::c_void, m.len()) };
+        }
+    }
+}
+
+/// Runs `ops` from a fresh state; returns the index and description of the first mismatch.
+fn replay(ops: &[Op]) -> Result<Option<(usize, String)>, String> {
+    let mut w = World::new()?;
+    let mut found = None;
+    for (k, op) in ops.iter().enumerate() {
+        let r = w.apply(op).and_then(|(a, b)| w.verify(a, b));
+        if let Err(e) = r.and_then(|()| w.verify(0, SIZE)) {
+            found = Some((k, e));
+            break;
+        }
+    }
+    w.teardown();
+    Ok(found)
+}
+
+/// Removes operations one at a time while the mismatch stays (at most `budget` replays).
+fn minimize(mut ops: Vec<Op>, budget: usize) -> Result<Vec<Op>, String> {
+    let mut tries = 0;
+    let mut i = 0;
+    while i < ops.len() && tries < budget {
+        let mut shorter = ops.clone();
+        shorter.remove(i);
+        tries += 1;
+        if replay(&shorter)?.is_some() {
+            ops = shorter;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(ops)
+}
+
+fn arg(args: &[String], flag: &str, env: &str, default: u64) -> u64 {
+    args.windows(2)
+        .find(|w| w[0] == flag)
+        .and_then(|w| w[1].parse().ok())
+        .or_else(|| std::env::var(env).ok().and_then(|v| v.parse().ok()))
+        .unwrap_or(default)
+}
+
+fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> {
+    let start = Instant::now();
+    let mut rng = Rng::new(seed);
+    let mut w = World::new()?;
+    let mut history: Vec<Op> = Vec::new();
+    let mut n: u64 = 0;
+    let mut mismatch = None;
+    while n < max_ops && start.elapsed() < Duration::from_secs(seconds) {
+        let op = gen_op(&mut rng);
+        history.push(op.clone());
+        n += 1;
+        let mut r = w.apply(&op).and_then(|(a, b)| w.verify(a, b));
+        if r.is_ok() && n % FULL_CHECK_EVERY as u64 == 0 {
+            r = w.verify(0, SIZE);
+        }
+        if let Err(e) = r {
+            mismatch = Some(e);
+            break;
+        }
+    }
+    if mismatch.is_none() {
+        if let Err(e) = w.verify(0, SIZE) {
+            mismatch = Some(e);
+        }
+    }
+    w.teardown();
+    let figures = format!(
+        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} bytes checked, {} mismatches",
+        start.elapsed().as_secs_f64(),
+        w.error_paths.len(),
+        w.error_paths
+            .iter()
+            .map(|(op, e)| format!("{op}:{}", errno_name(*e)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        w.forks,
+        w.bytes_checked,
+        u8::from(mismatch.is_some()),
+    );
+    drop(w);
+    let Some(e) = mismatch else {
+        return Ok((true, figures));
+    };
+    let mut report = format!("{figures}\nmismatch after operation {n} (seed {seed}): {e}\n");
+    // Replays run from a fresh state; a mismatch that needs history keeps its prefix.
+    let keep = history.len().min(5000);
+    let tail = history[history.len() - keep..].to_vec();
+    match replay(&tail)? {
+        Some(_) => {
+            let short = minimize(tail, 3000)?;
+            report.push_str(&format!("shortest reproducing sequence ({} operations, from a cleared buffer and no open files):\n", short.len()));
+            for op in &short {
+                report.push_str(&format!("  {op:?}\n"));
+            }
+        }
+        None => report
+            .push_str("the last 5000 operations alone do not reproduce it; rerun with --seed\n"),
+    }
+    Ok((false, report))
+}
+
+fn errno_name(e: i32) -> &'static str {
+    match e {
+        libc::EBADF => "EBADF",
+        libc::EINVAL => "EINVAL",
+        libc::ENOSPC => "ENOSPC",
+        libc::ESPIPE => "ESPIPE",
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EFAULT => "EFAULT",
+        libc::ENOTTY => "ENOTTY",
+        _ => "other",
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let seed = arg(&args, "--seed", "MYDEV_FUZZ_SEED", 1);
+    let ops = arg(&args, "--ops", "MYDEV_FUZZ_OPS", 200_000);
+    let seconds = arg(&args, "--seconds", "MYDEV_FUZZ_SECONDS", 600);
+    println!("TAP version 13");
+    println!("1..1");
+    let params = format!("size={SIZE}");
+    let mut outcome = None;
+    let result = sys::with_module(&params, || {
+        let (ok, report) = run(seed, ops, seconds)?;
+        outcome = Some((ok, report));
+        Ok(())
+    });
+    match (result, outcome) {
+        (Ok(()), Some((true, figures))) => {
+            println!("{figures}");
+            println!("ok 1 - model_matches_device");
+            ExitCode::SUCCESS
+        }
+        (Ok(()), Some((false, report))) => {
+            print!("{report}");
+            println!("not ok 1 - model_matches_device");
+            ExitCode::FAILURE
+        }
+        (r, _) => {
+            println!("# fuzz could not run: {r:?}");
+            println!("not ok 1 - model_matches_device");
+            ExitCode::FAILURE
+        }
+    }
+}
