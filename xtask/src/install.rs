@@ -30,10 +30,10 @@ fn modules_install(paths: &Paths, kernel: &Kernel) -> Result<()> {
     }
     let log = paths.logs.join("install-modules_install.log");
     std::fs::write(&log, "")?;
-    let mut build = kernel::make_command(&src);
+    let mut build = kernel::make_command(&src, kernel.profile.llvm);
     build.arg(format!("KDIR={}", kernel.dir.display()));
     run_logged("make -C module", &mut build, &log, Duration::from_secs(30))?;
-    let mut install = kernel::make_command(&src);
+    let mut install = kernel::make_command(&src, kernel.profile.llvm);
     install
         .arg(format!("KDIR={}", kernel.dir.display()))
         .arg(format!("INSTALL_MOD_PATH={}", root.display()));

@@ -25,6 +25,8 @@ pub struct Profile {
     pub fragments: &'static [&'static str],
     /// Extra kernel command-line arguments for guests of this kernel.
     pub cmdline: &'static str,
+    /// `LLVM=` for a clang build (the kernel and its modules), e.g. `-19`; `None` for gcc.
+    pub llvm: Option<&'static str>,
 }
 
 /// The small kernel for `demo`, `vm` and benchmarks.
@@ -32,17 +34,22 @@ pub const MINIMAL: Profile = Profile {
     name: "minimal",
     fragments: &["minimal.config"],
     cmdline: "",
+    llvm: None,
 };
 
-/// The kernel for `test`: the minimal one plus KUnit and the kernel's debugging aids.
+/// The kernel for `test`: the minimal one plus KUnit and the kernel's debugging aids, built with
+/// clang 19 (Rust and KASAN together need a clang-built kernel in 7.3).
 pub const TEST: Profile = Profile {
     name: "test",
     fragments: &["minimal.config", "test.config"],
-    cmdline: "slub_debug=FZPU",
+    // rcu_expedited: module unloading waits for RCU grace periods, which take tens of
+    // milliseconds each under emulation; expedited ones keep the load/unload cycles affordable.
+    cmdline: "slub_debug=FZPU debug_pagealloc=on page_poison=1 kmemleak=on rcupdate.rcu_expedited=1",
+    llvm: Some("-19"),
 };
 
 /// Bump when the build recipe below changes in a way that changes its output.
-const RECIPE: &str = "mydev kernel recipe 1: tinyconfig + fragments, olddefconfig, make all";
+const RECIPE: &str = "mydev kernel recipe 2: tinyconfig + fragments, olddefconfig, make all, LLVM=";
 
 /// A built kernel.
 #[derive(Debug, Clone)]
@@ -50,6 +57,8 @@ pub struct Kernel {
     pub profile: Profile,
     pub dir: PathBuf,
     pub version: String,
+    /// The fragments' settings, each verified in the built `.config`.
+    pub settings: Vec<String>,
 }
 
 impl Kernel {
@@ -89,10 +98,13 @@ fn tool_version(cmd: &str, arg: &str) -> String {
         .unwrap_or_else(|_| format!("{cmd}: not found"))
 }
 
-/// The environment of every kernel and module `make`.
-pub fn make_command(source: &Path) -> Command {
+/// The environment of every kernel and module `make`; `llvm` is the profile's `LLVM=` value.
+pub fn make_command(source: &Path, llvm: Option<&str>) -> Command {
     let mut cmd = Command::new("make");
     cmd.arg("-C").arg(source);
+    if let Some(v) = llvm {
+        cmd.arg(format!("LLVM={v}"));
+    }
     cmd.env("PATH", setup::tool_path())
         .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
     // Cargo's variables must not leak into Kbuild's own rustc calls.
@@ -136,6 +148,14 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
         ("rustc".to_string(), tool_version("rustc", "-vV")),
         ("bindgen".to_string(), tool_version("bindgen", "--version")),
         ("gcc".to_string(), tool_version("gcc", "--version")),
+        (
+            "clang".to_string(),
+            profile
+                .llvm
+                .map(|v| tool_version(&format!("clang{v}"), "--version"))
+                .unwrap_or_default(),
+        ),
+        ("llvm".to_string(), profile.llvm.unwrap_or("").to_string()),
     ];
     for name in profile.fragments {
         let path = paths.repo.join("kernel").join(name);
@@ -152,6 +172,7 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
         profile,
         dir: dir.clone(),
         version: source.version.clone(),
+        settings: settings.iter().map(kconfig::Setting::line).collect(),
     };
     let done = dir.join(".mydev-complete");
 
@@ -163,6 +184,7 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
         .context("locking the kernel cache entry")?;
 
     if done.is_file() && kernel.bzimage().is_file() {
+        verify_config(&dir, profile, &settings)?;
         phase.done(&format!("cached: {}", dir.display()));
         return Ok(kernel);
     }
@@ -178,7 +200,7 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
         log.display()
     ));
     let make = |target: &str| {
-        let mut cmd = make_command(&source.dir);
+        let mut cmd = make_command(&source.dir, profile.llvm);
         cmd.arg(format!("O={}", dir.display())).arg(target);
         cmd
     };
@@ -197,20 +219,7 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
         &log,
         Duration::from_secs(30),
     )?;
-    let config = std::fs::read_to_string(&config_path)?;
-    let missing = kconfig::missing(&config, &settings);
-    if !missing.is_empty() {
-        let list: Vec<String> = missing
-            .iter()
-            .map(|(want, got)| format!("    wanted {want}, got {got}"))
-            .collect();
-        bail!(
-            "the {} kernel configuration lacks options its fragments ask for (a dependency is missing?):\n{}\nconfig: {}",
-            profile.name,
-            list.join("\n"),
-            config_path.display()
-        );
-    }
+    verify_config(&dir, profile, &settings)?;
     phase.note(&format!(
         "configuration checked: all {} fragment settings present",
         settings.len()
@@ -227,6 +236,29 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
     std::fs::write(&done, cache_inputs_text(&inputs))?;
     phase.done(&format!("built {}", kernel.bzimage().display()));
     Ok(kernel)
+}
+
+/// Fails unless the `.config` in `dir` has every setting the profile's fragments ask for (some
+/// need options that Kconfig drops silently when a dependency is missing).
+fn verify_config(dir: &Path, profile: Profile, settings: &[kconfig::Setting]) -> Result<()> {
+    let config_path = dir.join(".config");
+    let config = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let missing = kconfig::missing(&config, settings);
+    if !missing.is_empty() {
+        let list: Vec<String> = missing
+            .iter()
+            .map(|(want, got)| format!("    wanted {want}, got {got}"))
+            .collect();
+        bail!(
+            "the {} kernel configuration lacks options its fragments ask for \
+             (a dependency is missing?):\n{}\nconfig: {}",
+            profile.name,
+            list.join("\n"),
+            config_path.display()
+        );
+    }
+    Ok(())
 }
 
 fn cache_inputs_text(inputs: &[(String, String)]) -> String {
@@ -304,7 +336,7 @@ pub fn build_module_with(
         // Lint flags must see every file again.
         std::fs::remove_file(out.join("mmap.o")).ok();
     }
-    let mut cmd = make_command(&out);
+    let mut cmd = make_command(&out, kernel.profile.llvm);
     cmd.arg(format!("KDIR={}", kernel.dir.display())).args(args);
     run_logged("building mmap.ko", &mut cmd, &log, Duration::from_secs(30))?;
     let ko = out.join("mmap.ko");
