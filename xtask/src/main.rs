@@ -84,13 +84,33 @@ struct GuestOpts {
 }
 
 #[derive(Debug, Clone, Args)]
-struct TestOpts {
+pub struct TestOpts {
     #[command(flatten)]
     guest: GuestOpts,
     /// Skip the harness self-tests (the boots that check that crashes, hangs and kernel warnings
-    /// fail a run). They still count as not run: the closing line says so.
+    /// fail a run).
     #[arg(long)]
     no_selftest: bool,
+    /// Operations the model-based fuzzer runs (a longer run: --fuzz-ops 5000000 --timeout 3600).
+    #[arg(long, value_name = "N", default_value = "200000")]
+    fuzz_ops: u64,
+    /// The fuzzer's seed (a mismatch report names the seed that reproduces it).
+    #[arg(long, value_name = "N", default_value = "1")]
+    fuzz_seed: u64,
+    /// Seconds the concurrent stress test runs.
+    #[arg(long, value_name = "SECONDS", default_value = "10")]
+    stress_seconds: u64,
+    /// Module load/unload cycles of the lifecycle test (each takes about 0.1 s on the debug
+    /// kernel under emulation; --full runs 1000).
+    #[arg(long, value_name = "N", default_value = "250")]
+    load_cycles: u64,
+    /// The full sizes of the stress and lifecycle tests (1000 load/unload cycles), as CI runs
+    /// them; the default keeps a warm run under three minutes.
+    #[arg(long)]
+    full: bool,
+    /// mmap/munmap cycles of the mapping test.
+    #[arg(long, value_name = "N", default_value = "10000")]
+    map_cycles: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -100,9 +120,18 @@ struct VmOpts {
     /// Host files to copy into the guest's working directory (/work), where COMMAND runs.
     #[arg(long = "with", value_name = "FILE", num_args = 1..)]
     with: Vec<PathBuf>,
+    /// The kernel to boot: the minimal one, or the test kernel with the debugging aids.
+    #[arg(long, value_enum, default_value = "minimal")]
+    kernel: KernelChoice,
     /// The command to run in the guest (after `--`); without one, an interactive shell.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum KernelChoice {
+    Minimal,
+    Test,
 }
 
 /// Checks a `NAME=VALUE` module parameter: a C identifier, `=`, and a value without spaces.
@@ -156,7 +185,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo(opts) => demo(&paths, &opts),
-        Cmd::Test(opts) => tests_cmd::test(&paths, &opts.guest, !opts.no_selftest),
+        Cmd::Test(opts) => tests_cmd::test(&paths, &opts),
         Cmd::Vm(opts) => vm(&paths, &opts),
         Cmd::Lint => lint::lint(&paths),
     }
@@ -270,7 +299,11 @@ fn vm(paths: &Paths, opts: &VmOpts) -> Result<ExitCode> {
             bail!("--with {}: no such file", f.display());
         }
     }
-    let built = prepare(paths, kernel::MINIMAL)?;
+    let profile = match opts.kernel {
+        KernelChoice::Minimal => kernel::MINIMAL,
+        KernelChoice::Test => kernel::TEST,
+    };
+    let built = prepare(paths, profile)?;
     let interactive = opts.command.is_empty();
     let (job, timeout) = if interactive {
         if !opts.with.is_empty() {

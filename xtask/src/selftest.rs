@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The harness's own tests against real guests: each boots a guest that misbehaves on purpose
-//! and passes only if the harness reports the failure. Without them, a harness that counted a
-//! crash as a pass would look green.
+//! Boots of the minimal kernel beside the main test run: the harness's own tests, each a guest
+//! that misbehaves on purpose and passes only if the harness reports the failure (without them,
+//! a harness that counted a crash as a pass would look green), and module scenarios that need a
+//! guest of another size (a buffer larger than memory, the largest buffer). They run in a thread
+//! of their own while the test kernel's guest runs, which mostly keeps one core busy.
 
 use crate::GuestOpts;
 use crate::guest::{self, GuestRun, GuestSpec, Job};
@@ -22,9 +24,14 @@ use std::time::Duration;
 const WITH_FILE: &str = "selftest-exit-3.sh";
 
 struct Case {
+    /// `selftest` for the harness's own tests, `scenario` for module scenarios.
+    source: &'static str,
     name: &'static str,
     job: Job,
     timeout: u64,
+    /// Module parameters and guest memory, when not the run's own.
+    params: Option<&'static [&'static str]>,
+    memory_mib: Option<u32>,
     /// Whether the harness judged the run as it should.
     check: fn(&GuestRun) -> Result<(), String>,
 }
@@ -32,6 +39,9 @@ struct Case {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            source: "selftest",
+            params: None,
+            memory_mib: None,
             // What `cargo xtask vm --with ./prog -- ./prog` does: copy, run in /work, return.
             name: "a_with_file_runs_and_its_exit_status_reaches_the_host",
             job: Job::Script(format!("./{WITH_FILE}\n")),
@@ -42,6 +52,9 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            source: "selftest",
+            params: None,
+            memory_mib: None,
             name: "a_guest_that_panics_fails_the_run",
             job: Job::Crash,
             timeout: 120,
@@ -60,6 +73,9 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            source: "selftest",
+            params: None,
+            memory_mib: None,
             name: "a_test_that_never_reports_fails_the_run",
             job: Job::Script("echo 'TAP version 13'\necho '1..2'\necho 'ok 1 - reported'\n".into()),
             timeout: 120,
@@ -73,6 +89,9 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            source: "selftest",
+            params: None,
+            memory_mib: None,
             name: "a_kernel_warning_fails_the_run",
             // The scan reads the console text, so a warning-level message in the kernel's
             // format exercises it exactly as a WARN_ON() report would.
@@ -90,9 +109,12 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            source: "selftest",
+            params: None,
+            memory_mib: None,
             name: "a_hung_guest_is_killed_at_the_timeout",
             job: Job::Script("echo sleeping\nsleep 100000\n".into()),
-            timeout: 20,
+            timeout: 10,
             check: |r| {
                 if r.ended == Ended::TimedOut
                     && r.status.is_none()
@@ -101,6 +123,39 @@ fn cases() -> Vec<Case> {
                     Ok(())
                 } else {
                     Err(format!("a hang was not caught: ended {:?}, status {:?}", r.ended, r.status))
+                }
+            },
+        },
+        Case {
+            source: "scenario",
+            name: "a_buffer_larger_than_memory_fails_the_load_with_enomem",
+            job: Job::Script("true\n".into()),
+            timeout: 120,
+            params: Some(&["size=1073741824"]),
+            memory_mib: Some(512),
+            check: |r| {
+                let logged = r.console.contains("mmap: cannot allocate 1073741824 bytes");
+                let refused = r.output.contains("insmod mmap.ko size=1073741824 failed");
+                match (r.status, logged, refused, r.problems().is_empty()) {
+                    (Some(125), true, true, true) => Ok(()),
+                    other => Err(format!("expected insmod to fail with the log line and nothing else; got {other:?}")),
+                }
+            },
+        },
+        Case {
+            source: "scenario",
+            name: "largest_buffer_loads_maps_and_is_freed_at_unload",
+            job: Job::Script("/opt/mydev/module-tests largest_size\n".into()),
+            timeout: 300,
+            params: None,
+            memory_mib: Some(1536),
+            check: |r| {
+                let doc = ktap::parse(&r.output);
+                let passed = doc.results.len() == 1 && !has_failure(&doc);
+                if passed && r.status == Some(0) && r.problems().is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("status {:?}, problems {:?}\n{}", r.status, r.problems(), r.output))
                 }
             },
         },
@@ -127,18 +182,22 @@ pub fn run_all(
     )?;
     let files = [with_file];
     for case in cases() {
-        let label = format!("selftest-{}", case.name);
+        let label = format!("{}-{}", case.source, case.name);
+        let params: Vec<String> = match case.params {
+            Some(p) => p.iter().map(|s| s.to_string()).collect(),
+            None => opts.params.clone(),
+        };
         let spec = GuestSpec {
             label: &label,
             kernel,
             module,
             tools,
-            params: &opts.params,
+            params: &params,
             files: &files,
             job: case.job.clone(),
             timeout: Some(Duration::from_secs(case.timeout)),
             accel: opts.accel,
-            memory_mib: opts.memory,
+            memory_mib: case.memory_mib.unwrap_or(opts.memory),
             cpus: opts.cpus,
             stream: false,
         };
@@ -146,7 +205,7 @@ pub fn run_all(
         let outcome = match (case.check)(&run) {
             Ok(()) => Outcome::Pass,
             Err(why) => {
-                eprintln!("    selftest {}: {why}", case.name);
+                eprintln!("    {} {}: {why}", case.source, case.name);
                 Outcome::Fail
             }
         };
@@ -160,7 +219,7 @@ pub fn run_all(
             case.name
         ));
         tally.result(
-            "selftest",
+            case.source,
             &TestResult {
                 name: case.name.to_string(),
                 outcome,

@@ -32,6 +32,14 @@ impl Tally {
         self.failures.push(format!("{source}: {why}"));
     }
 
+    /// Adds another tally's counts and failures.
+    pub fn merge(&mut self, other: Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.failures.extend(other.failures);
+    }
+
     /// The closing line.
     pub fn line(&self) -> String {
         let mut s = format!("{} passed, {} failed", self.passed, self.failed);

@@ -7,7 +7,7 @@ use crate::ktap::{self, Outcome};
 use crate::paths::Paths;
 use crate::tally::{Tally, libtest_counts};
 use crate::ui::{Phase, fmt_duration};
-use crate::{GuestOpts, install, kernel, selftest, setup, tools};
+use crate::{TestOpts, install, kernel, selftest, setup, tools};
 use anyhow::Result;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -15,14 +15,72 @@ use std::time::{Duration, Instant};
 /// The marker line the guest job prints before each suite's TAP output.
 const SUITE_MARKER: &str = "# mydev-suite: ";
 
-/// The guest job: every suite in turn, each announced by a marker line.
-pub fn suites_script(suites: &[String]) -> String {
+/// A passing result named `name`.
+fn ok(name: &str) -> ktap::TestResult {
+    ktap::TestResult {
+        name: name.to_string(),
+        outcome: Outcome::Pass,
+    }
+}
+
+/// The suites' options, exported in the guest job.
+fn suite_env(o: &TestOpts) -> Vec<(String, String)> {
+    vec![
+        ("MYDEV_FUZZ_OPS".into(), o.fuzz_ops.to_string()),
+        ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
+        ("MYDEV_STRESS_SECONDS".into(), o.stress_seconds.to_string()),
+        (
+            "MYDEV_LOAD_CYCLES".into(),
+            if o.full {
+                o.load_cycles.max(1000)
+            } else {
+                o.load_cycles
+            }
+            .to_string(),
+        ),
+        ("MYDEV_MAP_CYCLES".into(), o.map_cycles.to_string()),
+        // Needs a guest of 1 to 2 GiB: run in a scenario boot of its own.
+        ("MYDEV_TESTS_SKIP".into(), "largest_size".to_string()),
+    ]
+}
+
+/// Markers around the kmemleak report in the guest output.
+const KMEMLEAK_BEGIN: &str = "# mydev-kmemleak-begin";
+const KMEMLEAK_END: &str = "# mydev-kmemleak-end";
+
+/// After the suites: two kmemleak scans (an object is reported once it has been unreferenced
+/// for 5 s), then the report between markers.
+const KMEMLEAK_SCRIPT: &str = r##"mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+if [ -w /sys/kernel/debug/kmemleak ]; then
+    echo scan > /sys/kernel/debug/kmemleak
+    sleep 6
+    echo scan > /sys/kernel/debug/kmemleak
+    echo "# mydev-kmemleak-begin"
+    cat /sys/kernel/debug/kmemleak
+    echo "# mydev-kmemleak-end"
+fi
+"##;
+
+/// The kmemleak report in the guest output: `None` when there is none at all (no scan ran).
+pub fn kmemleak_report(output: &str) -> Option<String> {
+    let start = output.find(KMEMLEAK_BEGIN)? + KMEMLEAK_BEGIN.len();
+    let end = start + output[start..].find(KMEMLEAK_END)?;
+    Some(output[start..end].trim().to_string())
+}
+
+/// The guest job: every suite in turn, each announced by a marker line, with `env` exported
+/// first (`NAME=VALUE` pairs for the suites' options); then the kmemleak scan.
+pub fn suites_script(suites: &[String], env: &[(String, String)]) -> String {
     let mut s = String::new();
+    for (k, v) in env {
+        s.push_str(&format!("export {k}={}\n", crate::qemu::shell_quote(v)));
+    }
     for name in suites {
         s.push_str(&format!(
             "echo '{SUITE_MARKER}{name}'\n/opt/mydev/{name}\necho \"# mydev-suite-exit: {name} $?\"\n"
         ));
     }
+    s.push_str(KMEMLEAK_SCRIPT);
     s
 }
 
@@ -40,16 +98,37 @@ pub fn split_suites(output: &str) -> Vec<(String, String)> {
     out
 }
 
-pub fn test(paths: &Paths, opts: &GuestOpts, selftests: bool) -> Result<ExitCode> {
+pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
+    let opts = &test_opts.guest;
+    let selftests = !test_opts.no_selftest;
     let start = Instant::now();
     let mut tally = Tally::default();
     let source = setup::setup(paths)?;
     let k = kernel::ensure(paths, &source, kernel::TEST)?;
+    // `ensure` checked every fragment setting in the built .config; show the debugging aids.
+    let test_only: Vec<&String> = k
+        .settings
+        .iter()
+        .filter(|s| !minimal_settings(paths).contains(s))
+        .collect();
+    eprintln!(
+        "    [kernel] verified in the test kernel's .config: {}",
+        test_only
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let module = kernel::build_module(paths, &k)?;
     let tools = tools::build(paths)?;
 
+    // The minimal kernel: installation is checked against it (gcc-built, the common case), and
+    // the self-tests and scenarios boot it.
+    let minimal = kernel::ensure(paths, &source, kernel::MINIMAL)?;
+    let minimal_module = kernel::build_module(paths, &minimal)?;
+
     host_tests(paths, &mut tally)?;
-    install::run(paths, &k, &mut tally);
+    install::run(paths, &minimal, &mut tally);
 
     // The in-guest suites and KUnit, in one boot of the test kernel.
     let names: Vec<String> = tools.suites.iter().map(|(n, _)| n.clone()).collect();
@@ -60,14 +139,30 @@ pub fn test(paths: &Paths, opts: &GuestOpts, selftests: bool) -> Result<ExitCode
         tools: &tools,
         params: &opts.params,
         files: &[],
-        job: Job::Script(suites_script(&names)),
+        job: Job::Script(suites_script(&names, &suite_env(test_opts))),
         timeout: Some(Duration::from_secs(opts.timeout)),
         accel: opts.accel,
         memory_mib: opts.memory.max(2048),
         cpus: opts.cpus,
         stream: true,
     };
-    let run = guest::run(paths, &spec)?;
+    // The minimal kernel's boots run in a thread beside the test kernel's guest.
+    let (run, side) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| -> Result<Tally> {
+            let mut side = Tally::default();
+            if selftests {
+                selftest::run_all(paths, &minimal, &minimal_module, &tools, opts, &mut side)?;
+            }
+            Ok(side)
+        });
+        let run = guest::run(paths, &spec);
+        let side = side
+            .join()
+            .map_err(|_| anyhow::anyhow!("the self-test thread panicked"));
+        (run, side)
+    });
+    let run = run?;
+    let side = side??;
     let before = (tally.passed, tally.failed, tally.skipped);
     let suites = split_suites(&run.output);
     for name in &names {
@@ -105,6 +200,14 @@ pub fn test(paths: &Paths, opts: &GuestOpts, selftests: bool) -> Result<ExitCode
             tally.result("kunit", &r);
         }
     }
+    match kmemleak_report(&run.output) {
+        Some(r) if r.is_empty() => tally.result("kmemleak", &ok("no_leaks_after_the_suites")),
+        Some(r) => tally.failure("kmemleak", &format!("kmemleak reports leaks:\n{r}")),
+        None => tally.failure(
+            "kmemleak",
+            "no kmemleak report (is CONFIG_DEBUG_KMEMLEAK on and debugfs mounted?)",
+        ),
+    }
     for p in run.problems() {
         tally.failure("guest", &p);
     }
@@ -117,10 +220,14 @@ pub fn test(paths: &Paths, opts: &GuestOpts, selftests: bool) -> Result<ExitCode
     );
 
     if selftests {
-        selftest::run_all(paths, &k, &module, &tools, opts, &mut tally)?;
+        eprintln!(
+            "    [selftest] {} passed, {} failed (self-tests and scenarios on the minimal kernel)",
+            side.passed, side.failed
+        );
     } else {
         eprintln!("==> [selftest] skipped (--no-selftest)");
     }
+    tally.merge(side);
 
     eprintln!();
     if !tally.failures.is_empty() {
@@ -140,6 +247,17 @@ pub fn test(paths: &Paths, opts: &GuestOpts, selftests: bool) -> Result<ExitCode
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The setting lines of the minimal kernel's fragments.
+fn minimal_settings(paths: &Paths) -> Vec<String> {
+    kernel::MINIMAL
+        .fragments
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(paths.repo.join("kernel").join(f)).ok())
+        .flat_map(|t| crate::kconfig::parse_fragment(&t, "").unwrap_or_default())
+        .map(|s| s.line())
+        .collect()
 }
 
 /// Runs the workspace's host-side unit tests and counts them.
@@ -205,10 +323,25 @@ mod tests {
 
     #[test]
     fn script_runs_each_suite_after_its_marker() {
-        let s = suites_script(&["module-tests".to_string()]);
-        assert_eq!(
-            s,
-            "echo '# mydev-suite: module-tests'\n/opt/mydev/module-tests\necho \"# mydev-suite-exit: module-tests $?\"\n"
+        let s = suites_script(&["module-tests".to_string()], &[("A".into(), "1 2".into())]);
+        assert!(s.starts_with(
+            "export A='1 2'\necho '# mydev-suite: module-tests'\n/opt/mydev/module-tests\n\
+             echo \"# mydev-suite-exit: module-tests $?\"\n"
+        ));
+        assert!(s.ends_with(KMEMLEAK_SCRIPT));
+    }
+
+    #[test]
+    fn kmemleak_report_between_markers() {
+        let out = "x\n# mydev-kmemleak-begin\n# mydev-kmemleak-end\n";
+        assert_eq!(kmemleak_report(out).as_deref(), Some(""));
+        let leak = "# mydev-kmemleak-begin\nunreferenced object 0xffff (size 64):\n  comm \"insmod\"\n\
+                    # mydev-kmemleak-end\n";
+        assert!(
+            kmemleak_report(leak)
+                .unwrap()
+                .starts_with("unreferenced object")
         );
+        assert_eq!(kmemleak_report("no scan"), None);
     }
 }

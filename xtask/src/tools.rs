@@ -24,7 +24,13 @@ pub struct Tools {
 }
 
 /// The in-guest suites (binaries of the `guest-tests` package).
-pub const SUITES: &[&str] = &["module-tests", "library-tests", "tool-tests"];
+pub const SUITES: &[&str] = &[
+    "module-tests",
+    "library-tests",
+    "tool-tests",
+    "fuzz",
+    "stress",
+];
 
 pub fn build(paths: &Paths) -> Result<Tools> {
     let phase = Phase::start(

@@ -12,7 +12,7 @@ pub const KERNEL_TROUBLE: &[&str] = &[
     "general protection fault",
     "UBSAN:",
     "KASAN:",
-    "kmemleak:",
+    "suspected memory leak",
     "rust_panic",
     "possible circular locking dependency",
 ];
