@@ -24,8 +24,10 @@ fn ok(name: &str) -> ktap::TestResult {
 }
 
 /// The suites' options, exported in the guest job.
-fn suite_env(o: &TestOpts) -> Vec<(String, String)> {
+fn suite_env(o: &TestOpts, k: &kernel::Kernel) -> Vec<(String, String)> {
+    let kasan = k.settings.iter().any(|s| s == "CONFIG_KASAN=y");
     vec![
+        ("MYDEV_KASAN".into(), u8::from(kasan).to_string()),
         ("MYDEV_FUZZ_OPS".into(), o.fuzz_ops.to_string()),
         ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
         ("MYDEV_STRESS_SECONDS".into(), o.stress_seconds.to_string()),
@@ -139,7 +141,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
         tools: &tools,
         params: &opts.params,
         files: &[],
-        job: Job::Script(suites_script(&names, &suite_env(test_opts))),
+        job: Job::Script(suites_script(&names, &suite_env(test_opts, &k))),
         timeout: Some(Duration::from_secs(opts.timeout)),
         accel: opts.accel,
         memory_mib: opts.memory.max(2048),
