@@ -40,6 +40,8 @@ pub struct GuestSpec<'a> {
     pub params: &'a [String],
     /// Host files copied into `/work`, by file name.
     pub files: &'a [PathBuf],
+    /// Other kernel modules, copied into `/lib/modules` (the benchmarks' `cref.ko`).
+    pub extra_modules: &'a [PathBuf],
     pub job: Job,
     pub timeout: Option<Duration>,
     pub accel: Accel,
@@ -83,6 +85,24 @@ impl GuestRun {
     }
 }
 
+/// The host's TSC frequency in kHz, from `/proc/cpuinfo`.
+fn host_tsc_khz() -> Option<u64> {
+    cpu_mhz_khz(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
+}
+
+/// The first `cpu MHz` of a `/proc/cpuinfo` text, in kHz.
+pub fn cpu_mhz_khz(cpuinfo: &str) -> Option<u64> {
+    let mhz: f64 = cpuinfo.lines().find_map(|l| {
+        l.strip_prefix("cpu MHz")?
+            .split(':')
+            .nth(1)?
+            .trim()
+            .parse()
+            .ok()
+    })?;
+    (mhz > 0.0).then(|| (mhz * 1000.0).round() as u64)
+}
+
 /// Shell-quotes `words` into one command line.
 pub fn shell_words(words: &[String]) -> String {
     words
@@ -107,6 +127,14 @@ fn initramfs(spec: &GuestSpec<'_>) -> Result<Initramfs> {
         fs.host_file(&format!("opt/mydev/{name}"), bin)?;
     }
     fs.host_file("opt/mydev/mydev_example", &spec.tools.c_example)?;
+    fs.host_file("opt/mydev/mydev-bench", &spec.tools.bench)?;
+    for m in spec.extra_modules {
+        let name = m
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("module file name")?;
+        fs.host_file(&format!("lib/modules/{name}"), m)?;
+    }
     // The shipped udev rule, which the guest tests apply by hand (the guest runs no udev).
     fs.host_file("etc/udev/rules.d/60-mydev.rules", &spec.tools.udev_rule)?;
     // `alice` is in group `mydev`; `nobody` is not.
@@ -158,6 +186,11 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
     let control = dir.join("control.log");
     let interactive = matches!(spec.job, Job::Interactive);
     let mut cmdline = "console=ttyS0 panic=-1 rdinit=/init".to_string();
+    if let Some(khz) = host_tsc_khz() {
+        // Under TCG the guest's TSC counts at the host's rate, but the guest cannot calibrate
+        // it (no HPET or PM timer without ACPI) and would fall back to jiffies, a 4 ms clock.
+        cmdline.push_str(&format!(" tsc_early_khz={khz} tsc=reliable"));
+    }
     if !spec.kernel.profile.cmdline.is_empty() {
         cmdline.push(' ');
         cmdline.push_str(spec.kernel.profile.cmdline);
@@ -270,6 +303,15 @@ mod tests {
     fn init_reports_status_on_the_control_channel() {
         assert!(INIT.contains("echo \"mydev-status $1\" > $CTL"));
         assert!(INIT.contains("> $OUT 2>&1"));
+    }
+
+    #[test]
+    fn tsc_frequency_from_cpuinfo() {
+        assert_eq!(
+            cpu_mhz_khz("processor\t: 0\ncpu MHz\t\t: 2596.124\n"),
+            Some(2_596_124)
+        );
+        assert_eq!(cpu_mhz_khz("processor\t: 0\n"), None);
     }
 
     #[test]

@@ -298,9 +298,14 @@ pub fn build_module(paths: &Paths, kernel: &Kernel) -> Result<PathBuf> {
 /// Copies `module/` into `target/mydev/module-<name>` (only what changed, so that make's
 /// timestamps stay meaningful).
 pub fn copy_module_sources(paths: &Paths, name: &str) -> Result<PathBuf> {
-    let out = paths.work.join(format!("module-{name}"));
+    copy_sources(paths, "module", &format!("module-{name}"))
+}
+
+/// Copies the files of the repository directory `src` into `target/mydev/<dest>`.
+fn copy_sources(paths: &Paths, src: &str, dest: &str) -> Result<PathBuf> {
+    let out = paths.work.join(dest);
     std::fs::create_dir_all(&out)?;
-    for entry in std::fs::read_dir(paths.repo.join("module"))? {
+    for entry in std::fs::read_dir(paths.repo.join(src))? {
         let path = entry?.path();
         if path.is_file() {
             let dest = out.join(path.file_name().context("file name")?);
@@ -320,26 +325,63 @@ pub fn build_module_with(
     name: &str,
     args: &[&str],
 ) -> Result<PathBuf> {
+    build_out_of_tree(
+        paths,
+        kernel,
+        "module",
+        "mmap",
+        &format!("module-{name}"),
+        args,
+    )
+}
+
+/// Builds the benchmarks' C reference module `cref.ko` (`bench/cref`) against `kernel`.
+pub fn build_cref(paths: &Paths, kernel: &Kernel) -> Result<PathBuf> {
+    build_out_of_tree(
+        paths,
+        kernel,
+        "bench/cref",
+        "cref",
+        &format!("cref-{}", kernel.profile.name),
+        &[],
+    )
+}
+
+/// Builds the out-of-tree module `<ko>.ko` from the repository directory `src`, in a copy under
+/// `target/mydev/<work>`, with its own Makefile. Any compiler warning fails the build.
+fn build_out_of_tree(
+    paths: &Paths,
+    kernel: &Kernel,
+    src: &str,
+    ko: &str,
+    work: &str,
+    args: &[&str],
+) -> Result<PathBuf> {
     let phase = Phase::start(
         "module",
         &format!(
-            "building mmap.ko against the {} kernel (Linux {}) {}",
+            "building {ko}.ko against the {} kernel (Linux {}) {}",
             kernel.profile.name,
             kernel.version,
             args.join(" ")
         ),
     );
-    let out = copy_module_sources(paths, name)?;
-    let log = paths.logs.join(format!("module-{name}.log"));
+    let out = copy_sources(paths, src, work)?;
+    let log = paths.logs.join(format!("{work}.log"));
     std::fs::write(&log, "")?;
     if !args.is_empty() {
         // Lint flags must see every file again.
-        std::fs::remove_file(out.join("mmap.o")).ok();
+        std::fs::remove_file(out.join(format!("{ko}.o"))).ok();
     }
     let mut cmd = make_command(&out, kernel.profile.llvm);
     cmd.arg(format!("KDIR={}", kernel.dir.display())).args(args);
-    run_logged("building mmap.ko", &mut cmd, &log, Duration::from_secs(30))?;
-    let ko = out.join("mmap.ko");
+    run_logged(
+        &format!("building {ko}.ko"),
+        &mut cmd,
+        &log,
+        Duration::from_secs(30),
+    )?;
+    let ko_path = out.join(format!("{ko}.ko"));
     let text = std::fs::read_to_string(&log)?;
     let warnings = text
         .lines()
@@ -349,16 +391,16 @@ pub fn build_module_with(
         .count();
     if warnings > 0 {
         bail!(
-            "mmap.ko built with {warnings} warning(s); the module must build warning-free: see {}",
+            "{ko}.ko built with {warnings} warning(s); it must build warning-free: see {}",
             log.display()
         );
     }
     phase.done(&format!(
         "{} ({} bytes)",
-        ko.display(),
-        std::fs::metadata(&ko)?.len()
+        ko_path.display(),
+        std::fs::metadata(&ko_path)?.len()
     ));
-    Ok(ko)
+    Ok(ko_path)
 }
 
 #[cfg(test)]

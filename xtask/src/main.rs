@@ -7,6 +7,7 @@
 //! demo, the tests, or a shell. Every command first runs the set-up, which installs what is
 //! missing.
 
+mod bench;
 mod guest;
 mod initramfs;
 mod install;
@@ -54,6 +55,9 @@ enum Cmd {
     /// Run every test: host unit tests, KUnit, the in-guest suites on the test kernel, and the
     /// harness's own self-tests. Ends with `N passed, M failed`.
     Test(TestOpts),
+    /// Benchmarks: mydev against a C reference module, a memfd and memcpy, in one boot of the
+    /// minimal kernel; prints a table, writes JSON and an SVG plot.
+    Bench(BenchOpts),
     /// The lint gates: cargo fmt and clippy for the workspace, the tidy rules (SPDX lines,
     /// SAFETY comments), rustdoc, and for the module rustfmt with the kernel's .rustfmt.toml and a
     /// CLIPPY=1 W=e build.
@@ -111,6 +115,18 @@ pub struct TestOpts {
     /// mmap/munmap cycles of the mapping test.
     #[arg(long, value_name = "N", default_value = "10000")]
     map_cycles: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+struct BenchOpts {
+    #[command(flatten)]
+    guest: GuestOpts,
+    /// Buffer size of every contender, in bytes.
+    #[arg(long, default_value = "67108864")]
+    size: u64,
+    /// Repeats of each measurement (the table shows the median and the spread).
+    #[arg(long, default_value = "5")]
+    repeat: u32,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -188,6 +204,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Test(opts) => tests_cmd::test(&paths, &opts),
         Cmd::Vm(opts) => vm(&paths, &opts),
         Cmd::Lint => lint::lint(&paths),
+        Cmd::Bench(o) => bench::bench(&paths, &o.guest, o.size, o.repeat),
     }
 }
 
@@ -245,6 +262,7 @@ fn spec<'a>(
         tools: &built.2,
         params: &opts.params,
         files,
+        extra_modules: &[],
         job,
         timeout,
         accel: opts.accel,

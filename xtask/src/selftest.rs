@@ -32,6 +32,8 @@ struct Case {
     /// Module parameters and guest memory, when not the run's own.
     params: Option<&'static [&'static str]>,
     memory_mib: Option<u32>,
+    /// Loads the benchmarks' C reference module too.
+    cref: bool,
     /// Whether the harness judged the run as it should.
     check: fn(&GuestRun) -> Result<(), String>,
 }
@@ -42,6 +44,7 @@ fn cases() -> Vec<Case> {
             source: "selftest",
             params: None,
             memory_mib: None,
+            cref: false,
             // What `cargo xtask vm --with ./prog -- ./prog` does: copy, run in /work, return.
             name: "a_with_file_runs_and_its_exit_status_reaches_the_host",
             job: Job::Script(format!("./{WITH_FILE}\n")),
@@ -55,6 +58,7 @@ fn cases() -> Vec<Case> {
             source: "selftest",
             params: None,
             memory_mib: None,
+            cref: false,
             name: "a_guest_that_panics_fails_the_run",
             job: Job::Crash,
             timeout: 120,
@@ -76,6 +80,7 @@ fn cases() -> Vec<Case> {
             source: "selftest",
             params: None,
             memory_mib: None,
+            cref: false,
             name: "a_test_that_never_reports_fails_the_run",
             job: Job::Script("echo 'TAP version 13'\necho '1..2'\necho 'ok 1 - reported'\n".into()),
             timeout: 120,
@@ -92,6 +97,7 @@ fn cases() -> Vec<Case> {
             source: "selftest",
             params: None,
             memory_mib: None,
+            cref: false,
             name: "a_kernel_warning_fails_the_run",
             // The scan reads the console text, so a warning-level message in the kernel's
             // format exercises it exactly as a WARN_ON() report would.
@@ -112,6 +118,7 @@ fn cases() -> Vec<Case> {
             source: "selftest",
             params: None,
             memory_mib: None,
+            cref: false,
             name: "a_hung_guest_is_killed_at_the_timeout",
             job: Job::Script("echo sleeping\nsleep 100000\n".into()),
             timeout: 10,
@@ -133,6 +140,7 @@ fn cases() -> Vec<Case> {
             timeout: 120,
             params: Some(&["size=1073741824"]),
             memory_mib: Some(512),
+            cref: false,
             check: |r| {
                 let logged = r.console.contains("mmap: cannot allocate 1073741824 bytes");
                 let refused = r.output.contains("insmod mmap.ko size=1073741824 failed");
@@ -149,6 +157,7 @@ fn cases() -> Vec<Case> {
             timeout: 300,
             params: None,
             memory_mib: Some(1536),
+            cref: false,
             check: |r| {
                 let doc = ktap::parse(&r.output);
                 let passed = doc.results.len() == 1 && !has_failure(&doc);
@@ -159,6 +168,26 @@ fn cases() -> Vec<Case> {
                 }
             },
         },
+        Case {
+            // The smoke test of `cargo xtask bench`: a short run must produce every figure.
+            source: "scenario",
+            name: "benchmark_program_produces_every_figure",
+            job: Job::Script("insmod /lib/modules/cref.ko size=1048576\n/opt/mydev/mydev-bench --quick\n".into()),
+            timeout: 300,
+            params: Some(&["size=1048576"]),
+            memory_mib: None,
+            cref: true,
+            check: |r| {
+                let json = crate::bench::extract_json(&r.output).ok_or("no JSON in the output")?;
+                let figures = crate::bench::parse(json).map_err(|e| format!("{e:#}"))?;
+                let missing = crate::bench::missing(&figures, 1 << 20);
+                if r.status == Some(0) && missing.is_empty() && r.problems().is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("status {:?}, missing {missing:?}, problems {:?}", r.status, r.problems()))
+                }
+            },
+        },
     ]
 }
 
@@ -166,6 +195,7 @@ pub fn run_all(
     paths: &Paths,
     kernel: &Kernel,
     module: &Path,
+    cref: &Path,
     tools: &Tools,
     opts: &GuestOpts,
     tally: &mut Tally,
@@ -181,6 +211,7 @@ pub fn run_all(
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )?;
     let files = [with_file];
+    let crefs = [cref.to_path_buf()];
     for case in cases() {
         let label = format!("{}-{}", case.source, case.name);
         let params: Vec<String> = match case.params {
@@ -194,6 +225,7 @@ pub fn run_all(
             tools,
             params: &params,
             files: &files,
+            extra_modules: if case.cref { &crefs } else { &[] },
             job: case.job.clone(),
             timeout: Some(Duration::from_secs(case.timeout)),
             accel: opts.accel,

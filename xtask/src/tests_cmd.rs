@@ -128,6 +128,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     // the self-tests and scenarios boot it.
     let minimal = kernel::ensure(paths, &source, kernel::MINIMAL)?;
     let minimal_module = kernel::build_module(paths, &minimal)?;
+    let cref = kernel::build_cref(paths, &minimal)?;
 
     host_tests(paths, &mut tally)?;
     install::run(paths, &minimal, &mut tally);
@@ -141,6 +142,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
         tools: &tools,
         params: &opts.params,
         files: &[],
+        extra_modules: &[],
         job: Job::Script(suites_script(&names, &suite_env(test_opts, &k))),
         timeout: Some(Duration::from_secs(opts.timeout)),
         accel: opts.accel,
@@ -153,7 +155,15 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
         let side = scope.spawn(|| -> Result<Tally> {
             let mut side = Tally::default();
             if selftests {
-                selftest::run_all(paths, &minimal, &minimal_module, &tools, opts, &mut side)?;
+                selftest::run_all(
+                    paths,
+                    &minimal,
+                    &minimal_module,
+                    &cref,
+                    &tools,
+                    opts,
+                    &mut side,
+                )?;
             }
             Ok(side)
         });

@@ -21,6 +21,8 @@ pub struct Tools {
     pub c_example: PathBuf,
     /// `packaging/60-mydev.rules`.
     pub udev_rule: PathBuf,
+    /// The benchmark program (`bench/`).
+    pub bench: PathBuf,
 }
 
 /// The in-guest suites (binaries of the `guest-tests` package).
@@ -55,6 +57,8 @@ pub fn build(paths: &Paths) -> Result<Tools> {
                 "user_test",
                 "-p",
                 "guest-tests",
+                "-p",
+                "mydev-bench",
             ])
             .env_remove("RUSTFLAGS"),
         &log,
@@ -82,6 +86,7 @@ pub fn build(paths: &Paths) -> Result<Tools> {
             .collect(),
         c_example,
         udev_rule: paths.repo.join("packaging/60-mydev.rules"),
+        bench: bin.join("mydev-bench"),
     };
     phase.done(&format!("{}", bin.display()));
     Ok(tools)
