@@ -13,6 +13,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 const PAGE: usize = 4096;
@@ -70,37 +71,18 @@ fn memfd(size: usize) -> io::Result<OwnedFd> {
 }
 
 fn pread(fd: &OwnedFd, buf: &mut [u8], off: usize) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for writes of its length.
-    let n = unsafe {
-        libc::pread(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            off as libc::off_t,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    file(fd).read_at(buf, off as u64)
 }
 
 fn pwrite(fd: &OwnedFd, buf: &[u8], off: usize) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for reads of its length.
-    let n = unsafe {
-        libc::pwrite(
-            fd.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            off as libc::off_t,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    file(fd).write_at(buf, off as u64)
+}
+
+/// Borrows `fd` as a `File` for the positional I/O of `FileExt`, without closing it.
+fn file(fd: &OwnedFd) -> std::mem::ManuallyDrop<std::fs::File> {
+    // SAFETY: the `File` never outlives `fd` in the callers, and `ManuallyDrop` keeps it from
+    // closing the descriptor that `fd` owns.
+    std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd.as_raw_fd()) })
 }
 
 fn size_of_device(fd: &OwnedFd) -> io::Result<usize> {

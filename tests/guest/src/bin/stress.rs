@@ -53,6 +53,24 @@ fn slab_limit() -> Result<i64, String> {
     })
 }
 
+/// Checks that `MemFree` and `Slab` are back where `before` had them after `cycles` cycles:
+/// MemFree within `free_kib`, Slab within `slab_limit()`. Returns both changes in KiB.
+fn memory_back(before: (i64, i64), free_kib: i64, cycles: u64) -> Result<(i64, i64), String> {
+    let after = memory()?;
+    let (free, slab) = (after.0 - before.0, after.1 - before.1);
+    check!(
+        free > -free_kib,
+        "MemFree dropped by {} KiB over {cycles} cycles (limit {free_kib} KiB)",
+        -free
+    );
+    let limit = slab_limit()?;
+    check!(
+        slab < limit,
+        "Slab grew by {slab} KiB over {cycles} cycles (limit {limit} KiB)"
+    );
+    Ok((free, slab))
+}
+
 /// One worker: random reads, writes and mapping touches on its own file until `deadline`.
 /// Returns the number of operations; any unexpected error fails it.
 fn worker(seed: u64, deadline: Instant) -> Result<u64, String> {
@@ -230,20 +248,9 @@ fn load_unload_cycles_with_varying_size_leave_memory_as_it_was() -> TestResult {
             bytes += size;
         }
         let elapsed = start.elapsed();
-        let after = memory()?;
-        let (free, slab) = (after.0 - before.0, after.1 - before.1);
-        // Tolerances: MemFree moves by up to tens of MiB with the per-CPU free lists; 48 MiB is
-        // well under the 130 MiB that leaking every buffer would lose. Slab: see `slab_limit`.
-        check!(
-            free > -48 * 1024,
-            "MemFree dropped by {} KiB over {cycles} cycles",
-            -free
-        );
-        let limit = slab_limit()?;
-        check!(
-            slab < limit,
-            "Slab grew by {slab} KiB over {cycles} cycles (limit {limit} KiB)"
-        );
+        // MemFree moves by up to tens of MiB with the per-CPU free lists; 48 MiB is well under the
+        // 130 MiB that leaking every buffer would lose.
+        let (free, slab) = memory_back(before, 48 * 1024, cycles)?;
         println!(
             "# lifecycle: {cycles} load/unload cycles, {bytes} bytes allocated and freed, {:.1}s; \
              MemFree {free:+} KiB, Slab {slab:+} KiB",
@@ -276,18 +283,7 @@ fn mmap_munmap_cycles_leave_memory_as_it_was() -> TestResult {
         drop(m);
     }
     let elapsed = start.elapsed();
-    let after = memory()?;
-    let (free, slab) = (after.0 - before.0, after.1 - before.1);
-    check!(
-        free > -16 * 1024,
-        "MemFree dropped by {} KiB over {cycles} cycles",
-        -free
-    );
-    let limit = slab_limit()?;
-    check!(
-        slab < limit,
-        "Slab grew by {slab} KiB over {cycles} cycles (limit {limit} KiB)"
-    );
+    let (free, slab) = memory_back(before, 16 * 1024, cycles)?;
     println!(
         "# mapping: {cycles} mmap/touch/munmap cycles in {:.1}s; MemFree {free:+} KiB, Slab {slab:+} KiB",
         elapsed.as_secs_f64()
