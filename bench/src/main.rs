@@ -277,44 +277,47 @@ fn measure(c: &mut Contender, plan: &Plan, out: &mut Vec<Figure>) -> io::Result<
                 // SAFETY: inside the live mapping; faults every page in before timing.
                 unsafe { m.addr.add(p).write_volatile(0) };
             }
-            let mut warm = Vec::new();
-            for _ in 0..plan.repeat {
-                let start = Instant::now();
-                // SAFETY: `m` maps `size` readable bytes; nothing else writes them meanwhile, and
-                // `anon` is a separate buffer of the same length.
-                unsafe { std::ptr::copy_nonoverlapping(m.addr, anon.as_mut_ptr(), size) };
-                std::hint::black_box(&anon);
-                warm.push(throughput(size, start.elapsed().as_secs_f64()));
-            }
-            out.push(Figure {
-                contender: c.name,
-                metric: "warm_copy",
-                param: size,
-                unit: "MB/s",
-                bytes: size,
-                samples: warm,
-            });
+            // SAFETY: `m` maps `size` readable bytes; nothing else writes them meanwhile, and
+            // `anon` is a separate buffer of the same length.
+            let copy = |anon: &mut Vec<u8>| unsafe {
+                std::ptr::copy_nonoverlapping(m.addr, anon.as_mut_ptr(), size)
+            };
+            out.push(warm_copy(c.name, plan, &mut anon, copy));
         }
         Target::Memory { src, .. } => {
-            let mut warm = Vec::new();
-            for _ in 0..plan.repeat {
-                let start = Instant::now();
-                anon.copy_from_slice(src);
-                std::hint::black_box(&anon);
-                warm.push(throughput(size, start.elapsed().as_secs_f64()));
-            }
-            out.push(Figure {
-                contender: c.name,
-                metric: "warm_copy",
-                param: size,
-                unit: "MB/s",
-                bytes: size,
-                samples: warm,
-            });
+            out.push(warm_copy(c.name, plan, &mut anon, |anon| {
+                anon.copy_from_slice(src)
+            }));
         }
         Target::File { .. } => {}
     }
     Ok(())
+}
+
+/// Times `copy` (a whole-buffer copy into `anon`) `plan.repeat` times, as throughput.
+fn warm_copy(
+    contender: &'static str,
+    plan: &Plan,
+    anon: &mut Vec<u8>,
+    mut copy: impl FnMut(&mut Vec<u8>),
+) -> Figure {
+    let size = anon.len();
+    let samples = (0..plan.repeat)
+        .map(|_| {
+            let start = Instant::now();
+            copy(anon);
+            std::hint::black_box(&*anon);
+            throughput(size, start.elapsed().as_secs_f64())
+        })
+        .collect();
+    Figure {
+        contender,
+        metric: "warm_copy",
+        param: size,
+        unit: "MB/s",
+        bytes: size,
+        samples,
+    }
 }
 
 fn json(figures: &[Figure], size: usize, plan: &Plan) -> String {
