@@ -296,17 +296,23 @@ impl World {
         let mut buf = vec![0u8; end - start];
         let n = sys::pread(&self.checker, &mut buf, start as i64)
             .map_err(|e| format!("check pread: {e}"))?;
-        if n != buf.len() || buf != self.model[start..end] {
+        if n != buf.len() {
+            return Err(format!(
+                "pread of {start}..{end} returned {n} bytes, not {}",
+                buf.len()
+            ));
+        }
+        if buf != self.model[start..end] {
             let at = buf
                 .iter()
                 .zip(&self.model[start..end])
                 .position(|(a, b)| a != b)
-                .unwrap_or(n)
+                .unwrap_or(0)
                 + start;
             return Err(format!(
-                "pread shows {:?} at {at}, model {:?}",
-                buf.get(at - start),
-                self.model.get(at)
+                "pread shows {:#x} at {at}, model {:#x}",
+                buf[at - start],
+                self.model[at]
             ));
         }
         self.bytes_checked += buf.len() as u64;
