@@ -203,3 +203,42 @@ macro_rules! check_eq {
         }
     }};
 }
+
+/// The list of a suite's tests from their function names: `tests![a, b]` is
+/// `&[Test { name: "a", run: a }, Test { name: "b", run: b }]`.
+#[macro_export]
+macro_rules! tests {
+    ($($f:ident),* $(,)?) => { &[$($crate::Test { name: stringify!($f), run: $f }),*] };
+}
+
+/// xorshift64*: small, seeded, and the same everywhere (the fuzzer's and the stress workers'
+/// random choices).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
+    }
+
+    /// True with the given probability in percent.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}

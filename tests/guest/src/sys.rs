@@ -328,3 +328,19 @@ pub fn sh(cmd: &str) -> (i32, Vec<u8>, String) {
         Err(e) => (-1, Vec::new(), e.to_string()),
     }
 }
+
+/// Zeroes the buffer through the clear ioctl.
+pub fn clear(fd: &OwnedFd) -> Result<(), String> {
+    ioctl(fd, mydev::uapi::MYDEV_IOC_CLEAR, 0)
+        .map(drop)
+        .map_err(|e| format!("clear ioctl: {e}"))
+}
+
+/// A `/proc/meminfo` field (`"MemFree:"`), in KiB.
+pub fn meminfo_kib(field: &str) -> Result<i64, String> {
+    let info = std::fs::read_to_string("/proc/meminfo").map_err(|e| e.to_string())?;
+    info.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in /proc/meminfo"))
+}

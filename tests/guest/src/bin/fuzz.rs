@@ -16,6 +16,7 @@
 //! (200,000 operations) and `MYDEV_FUZZ_SECONDS` (600). Prints a line `fuzz: N operations, …`
 //! and TAP with one result.
 
+use guest_tests::Rng;
 use guest_tests::sys::{self, PAGE};
 use mydev::uapi::{MYDEV_IOC_CLEAR, MYDEV_IOC_GET_SIZE};
 use std::collections::BTreeSet;
@@ -32,36 +33,10 @@ const MAX_FDS: usize = 6;
 const MAX_MAPS: usize = 8;
 const FULL_CHECK_EVERY: usize = 512;
 
-/// xorshift64*: small, seeded, and the same everywhere.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
 /// Bytes derived from a seed, for writes and stores.
 fn data(seed: u64, len: usize) -> Vec<u8> {
     let mut r = Rng::new(seed);
-    (0..len).map(|_| r.next() as u8).collect()
+    (0..len).map(|_| r.next_u64() as u8).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,9 +104,9 @@ fn gen_op(r: &mut Rng) -> Op {
         0..=5 => Op::Open([libc::O_RDONLY, libc::O_WRONLY, libc::O_RDWR][r.below(3)]),
         6..=9 => Op::Close(fd),
         10..=17 => Op::Read(fd, len),
-        18..=25 => Op::Write(fd, len, r.next()),
+        18..=25 => Op::Write(fd, len, r.next_u64()),
         26..=33 => Op::Pread(fd, off, len),
-        34..=41 => Op::Pwrite(fd, off, len, r.next()),
+        34..=41 => Op::Pwrite(fd, off, len, r.next_u64()),
         42..=43 => Op::Lseek(
             fd,
             [libc::SEEK_SET, libc::SEEK_CUR, libc::SEEK_END][r.below(3)],
@@ -158,13 +133,13 @@ fn gen_op(r: &mut Rng) -> Op {
             }
         }
         54..=65 => Op::Load(map, r.below(SIZE)),
-        66..=77 => Op::Store(map, r.below(SIZE), r.next() as u8),
+        66..=77 => Op::Store(map, r.below(SIZE), r.next_u64() as u8),
         78..=81 => Op::Munmap(map, r.below(NPAGES), 1 + r.below(NPAGES)),
         82 => Op::MremapGrow(map),
         83..=84 => Op::MremapShrink(map, 1 + r.below(NPAGES)),
         85..=87 => Op::Mprotect(map, prot),
         88..=89 => Op::Madvise(map),
-        90..=91 => Op::Fork(map, r.below(SIZE), 1 + r.below(64), r.next()),
+        90..=91 => Op::Fork(map, r.below(SIZE), 1 + r.below(64), r.next_u64()),
         _ => Op::Ioctl(
             fd,
             match r.below(6) {
@@ -183,9 +158,9 @@ fn gen_op(r: &mut Rng) -> Op {
 fn unknown_ioctl(r: &mut Rng) -> u32 {
     loop {
         let cmd = if r.chance(50) {
-            0xB900 | (r.next() as u32 & 0xC03F_00FF)
+            0xB900 | (r.next_u64() as u32 & 0xC03F_00FF)
         } else {
-            r.next() as u32
+            r.next_u64() as u32
         };
         let ty = (cmd >> 8) & 0xff;
         if cmd != MYDEV_IOC_GET_SIZE
@@ -335,6 +310,18 @@ impl World {
 
     fn fd(&self, i: usize) -> Option<usize> {
         (!self.fds.is_empty()).then(|| i % self.fds.len())
+    }
+
+    /// The live mapping that index `i` names and an offset inside it from `off`, if there is one
+    /// and it allows the access (`allows`).
+    fn live_map(
+        &self,
+        i: usize,
+        off: usize,
+        allows: fn(&Mapping) -> bool,
+    ) -> Option<(Mapping, usize)> {
+        let m = self.maps[self.map(i)?];
+        allows(&m).then(|| (m, off % m.len()))
     }
 
     fn map(&self, i: usize) -> Option<usize> {
@@ -550,14 +537,9 @@ impl World {
                 }
             }
             Op::Load(i, off) => {
-                let Some(i) = self.map(i) else {
+                let Some((m, off)) = self.live_map(i, off, Mapping::readable) else {
                     return Ok((0, 0));
                 };
-                let m = self.maps[i];
-                if !m.readable() {
-                    return Ok((0, 0));
-                }
-                let off = off % m.len();
                 // SAFETY: `off < len` of the live, readable mapping.
                 let got = unsafe { ((m.addr + off) as *const u8).read_volatile() };
                 let want = self.model[m.pgoff * PAGE + off];
@@ -570,14 +552,9 @@ impl World {
                 Ok((0, 0))
             }
             Op::Store(i, off, b) => {
-                let Some(i) = self.map(i) else {
+                let Some((m, off)) = self.live_map(i, off, Mapping::writable) else {
                     return Ok((0, 0));
                 };
-                let m = self.maps[i];
-                if !m.writable() {
-                    return Ok((0, 0));
-                }
-                let off = off % m.len();
                 // SAFETY: `off < len` of the live, writable shared mapping.
                 unsafe { ((m.addr + off) as *mut u8).write_volatile(b) };
                 let at = m.pgoff * PAGE + off;
@@ -699,14 +676,9 @@ impl World {
                 Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
             }
             Op::Fork(i, off, len, seed) => {
-                let Some(i) = self.map(i) else {
+                let Some((m, off)) = self.live_map(i, off, Mapping::writable) else {
                     return Ok((0, 0));
                 };
-                let m = self.maps[i];
-                if !m.writable() {
-                    return Ok((0, 0));
-                }
-                let off = off % m.len();
                 let len = len.min(m.len() - off);
                 let bytes = data(seed, len);
                 // SAFETY: this process is single-threaded; the child only stores through the

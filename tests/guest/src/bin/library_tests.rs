@@ -3,7 +3,7 @@
 //! The `mydev` library against the real device: its bounds checks and its errors.
 
 use guest_tests::sys::{DEVICE, PAGE, device_size};
-use guest_tests::{Test, TestResult, check, check_eq};
+use guest_tests::{TestResult, check, check_eq};
 use mydev::{Device, ErrorKind};
 use std::process::ExitCode;
 
@@ -143,10 +143,7 @@ fn dropping_a_mapping_unmaps_it() -> TestResult {
 }
 
 fn main() -> ExitCode {
-    macro_rules! tests {
-        ($($f:ident),* $(,)?) => { &[$(Test { name: stringify!($f), run: $f }),*] };
-    }
-    guest_tests::main(tests![
+    guest_tests::main(guest_tests::tests![
         open_reports_the_size_from_the_ioctl,
         read_at_and_write_at_round_trip,
         map_range_checks_bounds_before_mapping,

@@ -3,7 +3,7 @@
 //! The module's behaviour, one test per documented rule, against the real `/dev/mydev`.
 
 use guest_tests::sys::*;
-use guest_tests::{Test, TestResult, check, check_eq};
+use guest_tests::{TestResult, check, check_eq};
 use mydev::uapi::{MYDEV_IOC_CLEAR, MYDEV_IOC_GET_SIZE};
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -23,12 +23,6 @@ fn size() -> Result<usize, String> {
 
 fn rw() -> Result<std::os::fd::OwnedFd, String> {
     open_rw().map_err(|e| format!("open {DEVICE}: {e}"))
-}
-
-fn clear(fd: &std::os::fd::OwnedFd) -> TestResult {
-    ioctl(fd, MYDEV_IOC_CLEAR, 0)
-        .map(drop)
-        .map_err(|e| format!("clear ioctl: {e}"))
 }
 
 // ---- Loading and the node ----
@@ -393,15 +387,6 @@ fn partially_unmapped_user_buffer_gives_a_short_count() -> TestResult {
     Ok(())
 }
 
-/// A `/proc/meminfo` field (`"MemFree:"`), in KiB.
-fn meminfo_kib(field: &str) -> Result<u64, String> {
-    let info = std::fs::read_to_string("/proc/meminfo").map_err(|e| e.to_string())?;
-    info.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no {field} in /proc/meminfo"))
-}
-
 // ---- mmap ----
 
 fn mapping_and_write_see_each_other_immediately() -> TestResult {
@@ -760,10 +745,7 @@ fn no_log_line_per_call() -> TestResult {
 }
 
 fn main() -> ExitCode {
-    macro_rules! tests {
-        ($($f:ident),* $(,)?) => { &[$(Test { name: stringify!($f), run: $f }),*] };
-    }
-    guest_tests::main(tests![
+    guest_tests::main(guest_tests::tests![
         node_is_a_misc_device_created_at_load,
         size_ioctl_reports_the_parameter,
         default_size_is_one_page,

@@ -8,7 +8,7 @@
 //! Each passing test prints its figures as `# ` lines.
 
 use guest_tests::sys::*;
-use guest_tests::{Test, TestResult, check, check_eq};
+use guest_tests::{TestResult, check, check_eq};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -24,20 +24,11 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// A `/proc/meminfo` field in KiB.
-fn meminfo(field: &str) -> Result<i64, String> {
-    let info = std::fs::read_to_string("/proc/meminfo").map_err(|e| e.to_string())?;
-    info.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no {field} in /proc/meminfo"))
-}
-
 /// `MemFree` and `Slab` (KiB), after asking the kernel to give back what it caches.
 fn memory() -> Result<(i64, i64), String> {
     // Let RCU-deferred frees run before reading.
     std::thread::sleep(Duration::from_millis(300));
-    Ok((meminfo("MemFree:")?, meminfo("Slab:")?))
+    Ok((meminfo_kib("MemFree:")?, meminfo_kib("Slab:")?))
 }
 
 /// How much `Slab` may grow over a test, in KiB: 1 MiB, or under KASAN the size of its
@@ -47,7 +38,7 @@ fn slab_limit() -> Result<i64, String> {
     // The harness says whether the kernel has KASAN (its boot message may have left the log).
     let kasan = std::env::var("MYDEV_KASAN").is_ok_and(|v| v == "1");
     Ok(if kasan {
-        meminfo("MemTotal:")? / 32 + 8 * 1024
+        meminfo_kib("MemTotal:")? / 32 + 8 * 1024
     } else {
         1024
     })
@@ -77,17 +68,11 @@ fn worker(seed: u64, deadline: Instant) -> Result<u64, String> {
     let fd = open_rw().map_err(|e| e.to_string())?;
     let size = device_size()?;
     let pages = size / PAGE;
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = guest_tests::Rng::new(seed);
     let mut ops = 0u64;
     let mut buf = vec![0u8; 512];
     while Instant::now() < deadline {
-        let r = next();
+        let r = rng.next_u64();
         let off = (r >> 8) as usize % size;
         let len = ((r >> 40) as usize % 512).min(size - off);
         match r % 5 {
@@ -292,10 +277,7 @@ fn mmap_munmap_cycles_leave_memory_as_it_was() -> TestResult {
 }
 
 fn main() -> ExitCode {
-    macro_rules! tests {
-        ($($f:ident),* $(,)?) => { &[$(Test { name: stringify!($f), run: $f }),*] };
-    }
-    guest_tests::main(tests![
+    guest_tests::main(guest_tests::tests![
         concurrent_users_keep_rmmod_out_then_unload_and_reload_zeroed,
         load_unload_cycles_with_varying_size_leave_memory_as_it_was,
         mmap_munmap_cycles_leave_memory_as_it_was,

@@ -3,7 +3,7 @@
 //! `user_test` against the real device: the original walkthrough, errors and exit codes.
 
 use guest_tests::sys::*;
-use guest_tests::{Test, TestResult, check, check_eq};
+use guest_tests::{TestResult, check, check_eq};
 use std::process::{Command, ExitCode};
 
 /// Runs `user_test ARGS`; returns (status, stdout, stderr).
@@ -118,10 +118,7 @@ fn ok_out(args: &[&str]) -> Result<String, String> {
 }
 
 fn reset() -> TestResult {
-    let fd = open_rw().map_err(|e| e.to_string())?;
-    ioctl(&fd, mydev::uapi::MYDEV_IOC_CLEAR, 0)
-        .map(drop)
-        .map_err(|e| e.to_string())
+    clear(&open_rw().map_err(|e| e.to_string())?)
 }
 
 fn long_forms_are_aliases() -> TestResult {
@@ -366,10 +363,7 @@ fn udev_rule_gives_group_members_access_and_others_eacces() -> TestResult {
 }
 
 fn main() -> ExitCode {
-    macro_rules! tests {
-        ($($f:ident),* $(,)?) => { &[$(Test { name: stringify!($f), run: $f }),*] };
-    }
-    guest_tests::main(tests![
+    guest_tests::main(guest_tests::tests![
         original_walkthrough_output,
         map_from_one_process_is_read_by_another,
         out_of_range_offset_is_a_usage_error_naming_the_size,
