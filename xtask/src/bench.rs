@@ -59,9 +59,7 @@ impl Figure {
 
 /// The JSON document between the markers of the guest's output.
 pub fn extract_json(output: &str) -> Option<&str> {
-    let start = output.find(BEGIN)? + BEGIN.len();
-    let end = start + output[start..].find(END)?;
-    Some(output[start..end].trim())
+    crate::verdict::between(output, BEGIN, END)
 }
 
 /// Parses the benchmark program's JSON.

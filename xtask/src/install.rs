@@ -63,15 +63,9 @@ fn dkms(paths: &Paths, kernel: &Kernel) -> Result<PathBuf> {
         std::fs::remove_dir_all(&base)?;
     }
     let (source_tree, dkms_tree) = (base.join("src"), base.join("tree"));
-    let package = source_tree.join(format!("mydev-{version}"));
-    std::fs::create_dir_all(&package)?;
+    // DKMS's source tree: module/ as /usr/src/mydev-<version> would hold it.
+    kernel::copy_sources(paths, "module", &format!("dkms/src/mydev-{version}"))?;
     std::fs::create_dir_all(&dkms_tree)?;
-    for entry in std::fs::read_dir(paths.repo.join("module"))? {
-        let path = entry?.path();
-        if path.is_file() {
-            std::fs::copy(&path, package.join(path.file_name().context("file name")?))?;
-        }
-    }
     let log = paths.logs.join("install-dkms.log");
     std::fs::write(&log, "")?;
     let dkms = |action: &str| {

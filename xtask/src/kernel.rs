@@ -302,7 +302,7 @@ pub fn copy_module_sources(paths: &Paths, name: &str) -> Result<PathBuf> {
 }
 
 /// Copies the files of the repository directory `src` into `target/mydev/<dest>`.
-fn copy_sources(paths: &Paths, src: &str, dest: &str) -> Result<PathBuf> {
+pub fn copy_sources(paths: &Paths, src: &str, dest: &str) -> Result<PathBuf> {
     let out = paths.work.join(dest);
     std::fs::create_dir_all(&out)?;
     for entry in std::fs::read_dir(paths.repo.join(src))? {

@@ -3,15 +3,12 @@
 //! `cargo xtask lint`: the formatting and lint gates of the workspace and of the module.
 
 use crate::paths::Paths;
+use crate::setup::cargo;
 use crate::ui::{Phase, fmt_duration};
 use crate::{kernel, setup};
 use anyhow::Result;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
-
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
 
 /// Runs one gate, logging its output; returns whether it passed.
 fn gate(paths: &Paths, name: &str, cmd: &mut Command) -> Result<bool> {

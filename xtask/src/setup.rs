@@ -187,11 +187,7 @@ fn ensure_rust(paths: &Paths, phase: &Phase) -> Result<()> {
             ));
             run_logged(
                 "cargo install bindgen-cli",
-                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-                    "install",
-                    "--locked",
-                    "bindgen-cli",
-                ]),
+                cargo().args(["install", "--locked", "bindgen-cli"]),
                 &log,
                 Duration::from_secs(30),
             )?;
@@ -204,6 +200,11 @@ fn ensure_rust(paths: &Paths, phase: &Phase) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The cargo that runs the harness (`$CARGO`), for the builds and tests it starts.
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
 /// `$CARGO_HOME/bin`, where `cargo install` puts bindgen.

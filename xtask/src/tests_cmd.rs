@@ -9,7 +9,7 @@ use crate::tally::{Tally, libtest_counts};
 use crate::ui::{Phase, fmt_duration};
 use crate::{TestOpts, install, kernel, selftest, setup, tools};
 use anyhow::Result;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// The marker line the guest job prints before each suite's TAP output.
@@ -65,9 +65,7 @@ fi
 
 /// The kmemleak report in the guest output: `None` when there is none at all (no scan ran).
 pub fn kmemleak_report(output: &str) -> Option<String> {
-    let start = output.find(KMEMLEAK_BEGIN)? + KMEMLEAK_BEGIN.len();
-    let end = start + output[start..].find(KMEMLEAK_END)?;
-    Some(output[start..end].trim().to_string())
+    crate::verdict::between(output, KMEMLEAK_BEGIN, KMEMLEAK_END).map(str::to_string)
 }
 
 /// The guest job: every suite in turn, each announced by a marker line, with `env` exported
@@ -106,29 +104,25 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     let start = Instant::now();
     let mut tally = Tally::default();
     let source = setup::setup(paths)?;
-    let k = kernel::ensure(paths, &source, kernel::TEST)?;
-    // `ensure` checked every fragment setting in the built .config; show the debugging aids.
-    let test_only: Vec<&String> = k
-        .settings
-        .iter()
-        .filter(|s| !minimal_settings(paths).contains(s))
-        .collect();
-    eprintln!(
-        "    [kernel] verified in the test kernel's .config: {}",
-        test_only
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let module = kernel::build_module(paths, &k)?;
-    let tools = tools::build(paths)?;
-
     // The minimal kernel: installation is checked against it (gcc-built, the common case), and
     // the self-tests and scenarios boot it.
     let minimal = kernel::ensure(paths, &source, kernel::MINIMAL)?;
+    let k = kernel::ensure(paths, &source, kernel::TEST)?;
+    // `ensure` checked every fragment setting in the built .config; show the debugging aids.
+    let debug: Vec<&str> = k
+        .settings
+        .iter()
+        .filter(|s| !minimal.settings.contains(s))
+        .map(String::as_str)
+        .collect();
+    eprintln!(
+        "    [kernel] verified in the test kernel's .config: {}",
+        debug.join(" ")
+    );
+    let module = kernel::build_module(paths, &k)?;
     let minimal_module = kernel::build_module(paths, &minimal)?;
     let cref = kernel::build_cref(paths, &minimal)?;
+    let tools = tools::build(paths)?;
 
     host_tests(paths, &mut tally)?;
     install::run(paths, &minimal, &mut tally);
@@ -261,23 +255,11 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     })
 }
 
-/// The setting lines of the minimal kernel's fragments.
-fn minimal_settings(paths: &Paths) -> Vec<String> {
-    kernel::MINIMAL
-        .fragments
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(paths.repo.join("kernel").join(f)).ok())
-        .flat_map(|t| crate::kconfig::parse_fragment(&t, "").unwrap_or_default())
-        .map(|s| s.line())
-        .collect()
-}
-
 /// Runs the workspace's host-side unit tests and counts them.
 fn host_tests(paths: &Paths, tally: &mut Tally) -> Result<()> {
     let phase = Phase::start("host", "cargo test --workspace (host-side unit tests)");
     let log = paths.logs.join("host-tests.log");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
+    let out = setup::cargo()
         .current_dir(&paths.repo)
         .args(["test", "--workspace", "--color", "never"])
         .output()?;

@@ -43,10 +43,9 @@ pub fn build(paths: &Paths) -> Result<Tools> {
     );
     let log = paths.logs.join("tools.log");
     std::fs::write(&log, "")?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run_logged(
         "cargo build (guest programs)",
-        Command::new(cargo)
+        crate::setup::cargo()
             .current_dir(&paths.repo)
             .args([
                 "build",

@@ -51,6 +51,14 @@ pub fn reported_status(control: &str) -> Option<i32> {
         .and_then(|n| n.trim().parse().ok())
 }
 
+/// The text between the first `begin` marker line of a guest's output and the `end` after it,
+/// trimmed; `None` when either is missing.
+pub fn between<'a>(output: &'a str, begin: &str, end: &str) -> Option<&'a str> {
+    let start = output.find(begin)? + begin.len();
+    let stop = start + output[start..].find(end)?;
+    Some(output[start..stop].trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
