@@ -46,30 +46,6 @@ pub(crate) fn mapping_fits(pgoff: usize, vma_pages: usize, npages: usize) -> boo
     vma_pages != 0 && pgoff < npages && vma_pages <= npages - pgoff
 }
 
-/// Splits the byte range `start..start + len` of the buffer into per-page pieces.
-///
-/// Yields `(page index, offset in page, length)`. The caller has bounded `start + len` by the
-/// buffer size with [`io_span`], so the sum cannot overflow; the iterator still stops rather
-/// than wrap if it would.
-pub(crate) fn page_chunks(
-    start: usize,
-    len: usize,
-    page_size: usize,
-) -> impl Iterator<Item = (usize, usize, usize)> {
-    let end = start.checked_add(len).unwrap_or(start);
-    let mut pos = start;
-    core::iter::from_fn(move || {
-        if pos >= end || page_size == 0 {
-            return None;
-        }
-        let index = pos / page_size;
-        let offset = pos % page_size;
-        let chunk = (page_size - offset).min(end - pos);
-        pos += chunk;
-        Some((index, offset, chunk))
-    })
-}
-
 #[cfg(CONFIG_KUNIT)]
 #[kunit_tests(mydev_range)]
 mod tests {
@@ -112,15 +88,5 @@ mod tests {
         assert!(!mapping_fits(0, 2, 1));
         assert!(!mapping_fits(1, usize::MAX, 2));
         assert!(!mapping_fits(usize::MAX, 1, 2));
-    }
-
-    #[test]
-    fn chunks_follow_page_boundaries() {
-        let mut it = page_chunks(4090, 10, PS);
-        assert_eq!(it.next(), Some((0, 4090, 6)));
-        assert_eq!(it.next(), Some((1, 0, 4)));
-        assert_eq!(it.next(), None);
-        assert_eq!(page_chunks(0, 0, PS).next(), None);
-        assert_eq!(page_chunks(usize::MAX, 2, PS).next(), None);
     }
 }
