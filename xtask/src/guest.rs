@@ -49,6 +49,8 @@ pub struct GuestSpec<'a> {
     pub cpus: u32,
     /// Copy the output channel to stdout as it arrives.
     pub stream: bool,
+    /// More QEMU arguments (the benchmark's instruction counting), shown in the boot line.
+    pub qemu_extra: &'a [String],
 }
 
 /// What a guest run produced.
@@ -209,6 +211,7 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
         },
         output: output.clone(),
         control: control.clone(),
+        extra: spec.qemu_extra.to_vec(),
     };
     qemu::check_kernel(&config.kernel)?;
     let command_file = dir.join("qemu-command.txt");
@@ -216,13 +219,18 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
     let phase = Phase::start(
         "guest",
         &format!(
-            "booting the {} kernel: accelerator {}{}, {} CPUs, {} MiB, module parameters [{}]",
+            "booting the {} kernel: accelerator {}{}{}, {} CPUs, {} MiB, module parameters [{}]",
             spec.kernel.profile.name,
             spec.accel.name(),
             if spec.accel == Accel::Tcg {
                 " (software emulation; KVM guests hang at boot on these machines)"
             } else {
                 ""
+            },
+            if spec.qemu_extra.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", spec.qemu_extra.join(" "))
             },
             spec.cpus,
             spec.memory_mib,

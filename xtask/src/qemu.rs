@@ -49,6 +49,8 @@ pub struct QemuConfig {
     pub console: Console,
     pub output: PathBuf,
     pub control: PathBuf,
+    /// More arguments, appended as they are (the benchmark's `-icount` and `-plugin`).
+    pub extra: Vec<String>,
 }
 
 impl QemuConfig {
@@ -82,6 +84,7 @@ impl QemuConfig {
         }
         push(&["-serial", &format!("file:{}", self.output.display())]);
         push(&["-serial", &format!("file:{}", self.control.display())]);
+        a.extend(self.extra.iter().cloned());
         a
     }
 
@@ -180,6 +183,7 @@ mod tests {
             console,
             output: "/l/out".into(),
             control: "/l/ctl".into(),
+            extra: Vec::new(),
         }
     }
 

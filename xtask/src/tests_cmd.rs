@@ -143,6 +143,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
         memory_mib: opts.memory.max(2048),
         cpus: opts.cpus,
         stream: true,
+        qemu_extra: &[],
     };
     // The minimal kernel's boots run in a thread beside the test kernel's guest.
     let (run, side) = std::thread::scope(|scope| {
