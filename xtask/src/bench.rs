@@ -10,6 +10,7 @@ use crate::{GuestOpts, kernel, setup, tools};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -31,13 +32,7 @@ pub struct Figure {
 
 impl Figure {
     pub fn median(&self) -> f64 {
-        let mut s = self.samples.clone();
-        s.sort_by(f64::total_cmp);
-        match s.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => s[n / 2],
-            n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-        }
+        median(self.samples.clone())
     }
 
     /// (max - min) / median, in percent.
@@ -162,6 +157,164 @@ pub fn table(figures: &[Figure]) -> String {
     s
 }
 
+/// The label the benchmark program prints in counting mode after each stop marker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    pub seq: u64,
+    pub round: u32,
+    pub contender: String,
+    pub metric: String,
+    pub param: u64,
+    pub ops: u64,
+}
+
+const LABEL: &str = "# mydev-bench-count ";
+const KALLSYMS_BEGIN: &str = "# mydev-kallsyms-begin";
+const KALLSYMS_END: &str = "# mydev-kallsyms-end";
+
+/// The counting-mode labels in the guest's output, in order.
+pub fn parse_labels(output: &str) -> Result<Vec<Label>> {
+    output
+        .lines()
+        .filter_map(|l| l.strip_prefix(LABEL))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let [seq, round, contender, metric, param, ops] = w[..] else {
+                bail!("bad count label: {l:?}");
+            };
+            let num = |x: &str| x.parse::<u64>().with_context(|| format!("in {l:?}"));
+            Ok(Label {
+                seq: num(seq)?,
+                round: round.parse().with_context(|| format!("in {l:?}"))?,
+                contender: contender.to_string(),
+                metric: metric.to_string(),
+                param: num(param)?,
+                ops: num(ops)?.max(1),
+            })
+        })
+        .collect()
+}
+
+/// Guest instructions per operation of one measurement, from the counting boot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Count {
+    pub contender: String,
+    pub metric: String,
+    pub param: u64,
+    /// Every instruction the guest executed (user and kernel), per operation: the median over
+    /// the rounds after the first.
+    pub total: f64,
+    /// Instructions at kernel addresses, per operation (median).
+    pub kernel: f64,
+    /// Instructions in module code (the contender's own driver), per operation (median).
+    pub module: f64,
+    /// (max - min) / median of `total` over those rounds, in percent: the guest's background
+    /// work (timer ticks, deferred frees) lands in some rounds and not others.
+    pub spread: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Pairs each label with the plugin's count of the same sequence number and summarises every
+/// measurement over its rounds, leaving out round 0 (a warm-up).
+pub fn join_counts(labels: &[Label], counts: &[crate::plugin::Counts]) -> Result<Vec<Count>> {
+    let by_seq: BTreeMap<u64, &crate::plugin::Counts> = counts.iter().map(|c| (c.seq, c)).collect();
+    if by_seq.len() != labels.len() {
+        bail!(
+            "{} counts from the plugin for {} labels from the guest",
+            by_seq.len(),
+            labels.len()
+        );
+    }
+    // Per measurement, per round: [total, kernel, module] per operation.
+    let mut rounds: BTreeMap<(String, String, u64), Vec<[f64; 3]>> = BTreeMap::new();
+    for l in labels {
+        let c = by_seq
+            .get(&l.seq)
+            .with_context(|| format!("the plugin reported no count for marker {}", l.seq))?;
+        let per = |x: u64| x as f64 / l.ops as f64;
+        let entry = rounds
+            .entry((l.contender.clone(), l.metric.clone(), l.param))
+            .or_default();
+        if l.round > 0 {
+            entry.push([per(c.total), per(c.kernel), per(c.module)]);
+        }
+    }
+    rounds
+        .into_iter()
+        .map(|((contender, metric, param), r)| {
+            if r.is_empty() {
+                bail!("{contender} {metric} {param}: no counted round after the warm-up");
+            }
+            let col = |i: usize| r.iter().map(|x| x[i]).collect::<Vec<f64>>();
+            let totals = col(0);
+            let (lo, hi) = totals
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            let total = median(totals);
+            Ok(Count {
+                contender,
+                metric,
+                param,
+                total,
+                kernel: median(col(1)),
+                module: median(col(2)),
+                spread: (hi - lo) / total * 100.0,
+            })
+        })
+        .collect()
+}
+
+/// The counting table: instructions per operation, whole guest and (in brackets) in module
+/// code, and the ratios of the totals (above 1: mydev executes fewer).
+pub fn count_table(counts: &[Count]) -> String {
+    let mut rows: BTreeMap<(String, u64), BTreeMap<String, &Count>> = BTreeMap::new();
+    for c in counts {
+        rows.entry((c.metric.clone(), c.param))
+            .or_default()
+            .insert(c.contender.clone(), c);
+    }
+    let mut s = format!("{:<18} {:>6} {:>7}", "metric", "param", "unit");
+    for c in CONTENDERS {
+        let _ = write!(s, " {:>22}", c);
+    }
+    s.push_str("  mydev/memfd mydev/cref\n");
+    for ((metric, param), by) in &rows {
+        let _ = write!(s, "{metric:<18} {:>6} {:>7}", human(*param), "insn/op");
+        for c in CONTENDERS {
+            match by.get(*c) {
+                Some(x) => {
+                    let _ = write!(
+                        s,
+                        " {:>9.0} ±{:<2.0}% ({:>5.0})",
+                        x.total,
+                        x.spread / 2.0,
+                        x.module
+                    );
+                }
+                None => {
+                    let _ = write!(s, " {:>22}", "-");
+                }
+            }
+        }
+        let ratio = |other: &str| match (by.get("mydev"), by.get(other)) {
+            (Some(m), Some(o)) => format!("{:.3}", o.total / m.total),
+            _ => "-".into(),
+        };
+        let _ = writeln!(s, "  {:>11} {:>10}", ratio("memfd"), ratio("cref"));
+    }
+    s
+}
+
 /// An SVG plot of throughput against chunk size (log scale), one line per contender, for
 /// sequential read and write side by side.
 pub fn svg(figures: &[Figure]) -> String {
@@ -235,7 +388,154 @@ pub fn svg(figures: &[Figure]) -> String {
     s
 }
 
-pub fn bench(paths: &Paths, opts: &GuestOpts, size: u64, repeat: u32) -> Result<ExitCode> {
+/// The guest script of a benchmark boot: loads cref (mydev is loaded by the harness), runs the
+/// benchmark program with `args`, then `after`.
+pub fn script(size: u64, args: &str, after: &str) -> String {
+    format!("insmod /lib/modules/cref.ko size={size}\n/opt/mydev/mydev-bench {args}\n{after}")
+}
+
+/// What the counting boot runs after the benchmark: the modules' symbols, for the profile
+/// (`System.map` has only the kernel's).
+pub fn kallsyms_script() -> String {
+    format!(
+        "echo '{KALLSYMS_BEGIN}'\ngrep -E '\\[(mmap|cref)\\]' /proc/kallsyms\necho '{KALLSYMS_END}'\n"
+    )
+}
+
+/// The plugin's files in a counting boot's run directory (the console log's directory).
+fn count_files(run_dir: &Path) -> (PathBuf, PathBuf) {
+    (run_dir.join("icount.txt"), run_dir.join("profile.txt"))
+}
+
+/// The QEMU arguments of a counting boot whose run directory is `run_dir`.
+pub fn count_qemu_args(plugin: &Path, run_dir: &Path) -> Result<Vec<String>> {
+    let (out, profile) = count_files(run_dir);
+    std::fs::create_dir_all(run_dir)?;
+    for f in [&out, &profile] {
+        if f.exists() {
+            std::fs::remove_file(f)?;
+        }
+    }
+    Ok(vec![
+        // One instruction per nanosecond of guest time: the 250 Hz tick comes every 4 million
+        // instructions. (With shift=7, 128 ns each, timer interrupts were 16% of every count.)
+        "-icount".to_string(),
+        "shift=0,align=off,sleep=off".to_string(),
+        // The RTC would start from the host's clock, and the guest's path through its timers
+        // with it: counts then varied by up to 4% from boot to boot. A fixed start on the
+        // virtual clock makes them identical.
+        "-rtc".to_string(),
+        "base=2020-01-01T00:00:00,clock=vm".to_string(),
+        "-plugin".to_string(),
+        format!(
+            "{},out={},profile={}",
+            plugin.display(),
+            out.display(),
+            profile.display()
+        ),
+    ])
+}
+
+/// Everything a counting boot produced.
+pub struct CountRun {
+    pub counts: Vec<Count>,
+    pub labels: Vec<Label>,
+    pub blocks: BTreeMap<u64, Vec<(u64, u64)>>,
+    pub symbols: crate::profile::Symbols,
+}
+
+impl CountRun {
+    /// Reads the plugin's files next to `run`'s console log and the labels and module symbols
+    /// in its output; `kernel` gives `System.map`.
+    pub fn read(run: &guest::GuestRun, kernel: &kernel::Kernel) -> Result<Self> {
+        let dir = run.console_log.parent().context("run directory")?;
+        let (out, profile) = count_files(dir);
+        let read = |p: &Path| {
+            std::fs::read_to_string(p)
+                .with_context(|| format!("the plugin wrote nothing to {}", p.display()))
+        };
+        let labels = parse_labels(&run.output)?;
+        let counts = join_counts(&labels, &crate::plugin::parse_counts(&read(&out)?)?)?;
+        let blocks = crate::profile::parse_blocks(&read(&profile)?)?;
+        let mut symbols = crate::profile::Symbols::default();
+        symbols.add(&read(&kernel.dir.join("System.map"))?);
+        symbols
+            .add(crate::verdict::between(&run.output, KALLSYMS_BEGIN, KALLSYMS_END).unwrap_or(""));
+        Ok(Self {
+            counts,
+            labels,
+            blocks,
+            symbols,
+        })
+    }
+
+    /// The figures of `expected(size)` that have no count.
+    pub fn missing(&self, size: u64) -> Vec<String> {
+        expected(size)
+            .into_iter()
+            .filter(|(c, m, p)| {
+                !self
+                    .counts
+                    .iter()
+                    .any(|x| x.contender == *c && x.metric == *m && x.param == *p)
+            })
+            .map(|(c, m, p)| format!("count: {c} {m} {p}"))
+            .collect()
+    }
+
+    /// `contender`'s kernel instructions per operation by function in the last round of
+    /// `metric` `param`.
+    pub fn per_function(
+        &self,
+        contender: &str,
+        metric: &str,
+        param: u64,
+    ) -> Result<BTreeMap<String, f64>> {
+        let last = self.labels.iter().map(|l| l.round).max().unwrap_or(0);
+        let l = self
+            .labels
+            .iter()
+            .find(|l| {
+                l.round == last
+                    && l.contender == contender
+                    && l.metric == metric
+                    && l.param == param
+            })
+            .with_context(|| format!("no count of {contender} {metric} {param}"))?;
+        let b = self.blocks.get(&l.seq).map(Vec::as_slice).unwrap_or(&[]);
+        Ok(crate::profile::by_function(b, &self.symbols, l.ops))
+    }
+
+    /// For every `METRIC:PARAM` in `wanted` (`none` for nothing), mydev's and cref's kernel
+    /// instructions per operation by function.
+    pub fn profile_reports(&self, wanted: &[String]) -> Result<Vec<String>> {
+        let mut reports = Vec::new();
+        for w in wanted.iter().filter(|w| w.as_str() != "none") {
+            let (metric, param) = w
+                .split_once(':')
+                .and_then(|(m, p)| Some((m, p.parse::<u64>().ok()?)))
+                .with_context(|| {
+                    format!("--profile {w}: expected METRIC:PARAM, e.g. pread_latency:64")
+                })?;
+            let mydev = self.per_function("mydev", metric, param)?;
+            let cref = self.per_function("cref", metric, param)?;
+            reports.push(format!(
+                "kernel instructions per operation by function, {metric} {param} (counting boot, last round):\n{}",
+                crate::profile::compare(["mydev", "cref"], &mydev, &cref, 25)
+            ));
+        }
+        Ok(reports)
+    }
+}
+
+pub fn bench(
+    paths: &Paths,
+    opts: &GuestOpts,
+    size: u64,
+    repeat: u32,
+    count: bool,
+    profiles: &[String],
+) -> Result<ExitCode> {
     if size == 0 || size % 4096 != 0 {
         bail!("--size must be a positive multiple of 4096");
     }
@@ -244,39 +544,75 @@ pub fn bench(paths: &Paths, opts: &GuestOpts, size: u64, repeat: u32) -> Result<
     let module = kernel::build_module(paths, &k)?;
     let cref = kernel::build_cref(paths, &k)?;
     let tools = tools::build(paths)?;
-    let params = vec![format!("size={size}")];
-    let script = format!(
-        "insmod /lib/modules/cref.ko size={size}\n/opt/mydev/mydev-bench --repeat {repeat}\n"
-    );
-    let spec = GuestSpec {
-        label: "bench",
-        kernel: &k,
-        module: &module,
-        tools: &tools,
-        params: &params,
-        files: &[],
-        extra_modules: std::slice::from_ref(&cref),
-        job: Job::Script(script),
-        timeout: Some(Duration::from_secs(opts.timeout)),
-        accel: opts.accel,
-        memory_mib: opts.memory.max(1024),
-        cpus: opts.cpus,
-        stream: false,
+    let plugin = match (count, opts.accel) {
+        (true, crate::qemu::Accel::Tcg) => Some(crate::plugin::ensure_plugin(paths)?),
+        (true, _) => {
+            eprintln!("bench: instruction counts need TCG (QEMU plugins); skipped under KVM");
+            None
+        }
+        (false, _) => None,
     };
-    let run = guest::run(paths, &spec)?;
-    for p in run.problems() {
-        eprintln!("bench: {p}");
-    }
+    let params = vec![format!("size={size}")];
+    let boot = |label: &str, job: String, extra: &[String]| {
+        let spec = GuestSpec {
+            label,
+            kernel: &k,
+            module: &module,
+            tools: &tools,
+            params: &params,
+            files: &[],
+            extra_modules: std::slice::from_ref(&cref),
+            job: Job::Script(job),
+            timeout: Some(Duration::from_secs(opts.timeout)),
+            accel: opts.accel,
+            memory_mib: opts.memory.max(1024),
+            // The counting boot runs one vCPU: `-icount` runs every vCPU in one thread anyway, and
+            // with two the idle one's timers starved (an RCU stall warning in every run).
+            cpus: if extra.is_empty() { opts.cpus } else { 1 },
+            stream: false,
+            qemu_extra: extra,
+        };
+        let run = guest::run(paths, &spec)?;
+        for p in run.problems() {
+            eprintln!("bench: {p}");
+        }
+        anyhow::Ok(run)
+    };
+
+    let run = boot(
+        "bench",
+        script(size, &format!("--repeat {repeat}"), ""),
+        &[],
+    )?;
     let json = extract_json(&run.output)
         .with_context(|| format!("the benchmark printed no results:\n{}", run.output))?;
     let figures = parse(json)?;
-    let missing = missing(&figures, size);
+    let mut missing = missing(&figures, size);
+    let mut ok = run.status == Some(0);
     let dir = paths.work.join("bench");
     std::fs::create_dir_all(&dir)?;
     let json_path = dir.join("bench.json");
     let svg_path = dir.join("bench.svg");
     std::fs::write(&json_path, json)?;
     std::fs::write(&svg_path, svg(&figures))?;
+
+    let counted = match &plugin {
+        Some(so) => {
+            let extra = count_qemu_args(so, &paths.work.join("runs/bench-count"))?;
+            let run = boot(
+                "bench-count",
+                script(size, "--count", &kallsyms_script()),
+                &extra,
+            )?;
+            ok &= run.status == Some(0);
+            let c = CountRun::read(&run, &k)?;
+            missing.extend(c.missing(size));
+            let reports = c.profile_reports(profiles)?;
+            Some((c.counts, reports))
+        }
+        None => None,
+    };
+
     println!(
         "mydev benchmarks: {} MiB buffer, {repeat} repeats, accelerator {} — wall-clock times under TCG emulation: \
          compare the ratios (same boot), not the absolute figures",
@@ -284,12 +620,35 @@ pub fn bench(paths: &Paths, opts: &GuestOpts, size: u64, repeat: u32) -> Result<
         opts.accel.name()
     );
     print!("{}", table(&figures));
+    if let Some((counts, reports)) = &counted {
+        println!(
+            "\nguest instructions per operation (second boot: QEMU -icount shift=0,align=off,sleep=off and a fixed RTC, \
+             one vCPU, counted by the mydev_icount plugin; median ± half the spread of 5 rounds; in brackets: in module code):"
+        );
+        print!("{}", count_table(counts));
+        let path = dir.join("counts.json");
+        let rows: Vec<serde_json::Value> = counts
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "contender": c.contender, "metric": c.metric, "param": c.param,
+                    "total_per_op": c.total, "kernel_per_op": c.kernel,
+                    "module_per_op": c.module, "spread_percent": c.spread,
+                })
+            })
+            .collect();
+        std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
+        println!("instruction counts: {}", path.display());
+        for r in reports {
+            print!("\n{r}");
+        }
+    }
     println!(
         "raw figures: {}\nplot: {}",
         json_path.display(),
         svg_path.display()
     );
-    if !missing.is_empty() || run.status != Some(0) {
+    if !missing.is_empty() || !ok {
         eprintln!(
             "bench: missing figures: {missing:?} (guest status {:?})",
             run.status
@@ -356,5 +715,55 @@ mod tests {
             "{t}"
         );
         assert!(svg(&figures).starts_with("<svg"));
+    }
+
+    #[test]
+    fn count_labels_pair_with_plugin_counts_and_skip_the_warm_up() {
+        use crate::plugin::Counts;
+        let out = "x\n# mydev-bench-count 0 0 mydev seq_read 64 16\n\
+                   # mydev-bench-count 1 1 mydev seq_read 64 16\n\
+                   # mydev-bench-count 2 2 mydev seq_read 64 16\n\
+                   # mydev-bench-count 3 3 mydev seq_read 64 16\n";
+        let labels = parse_labels(out).unwrap();
+        assert_eq!(labels.len(), 4);
+        assert_eq!(labels[1].round, 1);
+        assert_eq!(labels[1].ops, 16);
+        let c = |seq, total| Counts {
+            seq,
+            total,
+            kernel: total / 2,
+            module: 32,
+        };
+        // Round 0 (a warm-up, 10x slower) is left out; the median of 1600, 1760, 1600 per 16.
+        let counts = [c(0, 16000), c(1, 1600), c(2, 1760), c(3, 1600)];
+        let j = join_counts(&labels, &counts).unwrap();
+        assert_eq!(j.len(), 1);
+        assert_eq!((j[0].total, j[0].kernel, j[0].module), (100.0, 50.0, 2.0));
+        assert!((j[0].spread - 10.0).abs() < 1e-9, "{}", j[0].spread);
+        // A label without its count, or a count without its label, is an error.
+        assert!(join_counts(&labels, &counts[..3]).is_err());
+        assert!(join_counts(&labels[..3], &counts).is_err());
+        assert!(parse_labels("# mydev-bench-count 0 0 mydev seq_read\n").is_err());
+        assert!(parse_labels("# mydev-bench-count 0 x mydev seq_read 64 1\n").is_err());
+    }
+
+    #[test]
+    fn count_table_ratios_favour_fewer_instructions() {
+        let count = |contender: &str, total| Count {
+            contender: contender.into(),
+            metric: "pread_latency".into(),
+            param: 64,
+            total,
+            kernel: total,
+            module: 10.0,
+            spread: 0.0,
+        };
+        let t = count_table(&[
+            count("mydev", 500.0),
+            count("cref", 400.0),
+            count("memfd", 1000.0),
+        ]);
+        let row = t.lines().find(|l| l.starts_with("pread_latency")).unwrap();
+        assert!(row.ends_with("2.000      0.800"), "{t}");
     }
 }

@@ -16,6 +16,8 @@ mod kernel;
 mod ktap;
 mod lint;
 mod paths;
+mod plugin;
+mod profile;
 mod qemu;
 mod selftest;
 mod setup;
@@ -127,6 +129,14 @@ struct BenchOpts {
     /// Repeats of each measurement (the table shows the median and the spread).
     #[arg(long, default_value = "5")]
     repeat: u32,
+    /// Skip the second boot that counts guest instructions per operation (QEMU -icount and
+    /// the project's TCG plugin, built from Debian's QEMU source on first use).
+    #[arg(long)]
+    no_count: bool,
+    /// After the counts, compare mydev's and cref's kernel instructions function by function
+    /// for this measurement, METRIC:PARAM (repeatable; `none` for no profile).
+    #[arg(long, value_name = "METRIC:PARAM", default_values = ["pread_latency:64"])]
+    profile: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -204,7 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Test(opts) => tests_cmd::test(&paths, &opts),
         Cmd::Vm(opts) => vm(&paths, &opts),
         Cmd::Lint => lint::lint(&paths),
-        Cmd::Bench(o) => bench::bench(&paths, &o.guest, o.size, o.repeat),
+        Cmd::Bench(o) => bench::bench(&paths, &o.guest, o.size, o.repeat, !o.no_count, &o.profile),
     }
 }
 
@@ -269,6 +279,7 @@ fn spec<'a>(
         memory_mib: opts.memory,
         cpus: opts.cpus,
         stream: true,
+        qemu_extra: &[],
     }
 }
 

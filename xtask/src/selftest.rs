@@ -34,8 +34,11 @@ struct Case {
     memory_mib: Option<u32>,
     /// Loads the benchmarks' C reference module too.
     cref: bool,
-    /// Whether the harness judged the run as it should.
-    check: fn(&GuestRun) -> Result<(), String>,
+    /// Boots as `cargo xtask bench` does for its instruction counts: one vCPU, `-icount`, and the
+    /// counting plugin (built on first use).
+    count: bool,
+    /// Whether the harness judged the run as it should (the kernel gives `System.map`).
+    check: fn(&GuestRun, &Kernel) -> Result<(), String>,
 }
 
 fn cases() -> Vec<Case> {
@@ -45,11 +48,12 @@ fn cases() -> Vec<Case> {
             params: None,
             memory_mib: None,
             cref: false,
+            count: false,
             // What `cargo xtask vm --with ./prog -- ./prog` does: copy, run in /work, return.
             name: "a_with_file_runs_and_its_exit_status_reaches_the_host",
             job: Job::Script(format!("./{WITH_FILE}\n")),
             timeout: 120,
-            check: |r| match (r.status, r.problems().is_empty(), r.output.contains("hello from the guest")) {
+            check: |r, _| match (r.status, r.problems().is_empty(), r.output.contains("hello from the guest")) {
                 (Some(3), true, true) => Ok(()),
                 other => Err(format!("expected status 3, no problems and the output; got {other:?}")),
             },
@@ -59,10 +63,11 @@ fn cases() -> Vec<Case> {
             params: None,
             memory_mib: None,
             cref: false,
+            count: false,
             name: "a_guest_that_panics_fails_the_run",
             job: Job::Crash,
             timeout: 120,
-            check: |r| {
+            check: |r, _| {
                 let p = r.problems();
                 let panicked = r.console.contains("Kernel panic");
                 if r.status.is_none()
@@ -81,10 +86,11 @@ fn cases() -> Vec<Case> {
             params: None,
             memory_mib: None,
             cref: false,
+            count: false,
             name: "a_test_that_never_reports_fails_the_run",
             job: Job::Script("echo 'TAP version 13'\necho '1..2'\necho 'ok 1 - reported'\n".into()),
             timeout: 120,
-            check: |r| {
+            check: |r, _| {
                 let doc = ktap::parse(&r.output);
                 if has_failure(&doc) && doc.errors.iter().any(|e| e.contains("planned 2 tests, 1 reported")) {
                     Ok(())
@@ -98,6 +104,7 @@ fn cases() -> Vec<Case> {
             params: None,
             memory_mib: None,
             cref: false,
+            count: false,
             name: "a_kernel_warning_fails_the_run",
             // The scan reads the console text, so a warning-level message in the kernel's
             // format exercises it exactly as a WARN_ON() report would.
@@ -105,7 +112,7 @@ fn cases() -> Vec<Case> {
                 "echo '<4>WARNING: CPU: 0 PID: 1 at xtask/selftest: injected warning' > /dev/kmsg\n".into(),
             ),
             timeout: 120,
-            check: |r| {
+            check: |r, _| {
                 let p = r.problems();
                 if r.status == Some(0) && p.iter().any(|p| p.contains("injected warning")) {
                     Ok(())
@@ -119,10 +126,11 @@ fn cases() -> Vec<Case> {
             params: None,
             memory_mib: None,
             cref: false,
+            count: false,
             name: "a_hung_guest_is_killed_at_the_timeout",
             job: Job::Script("echo sleeping\nsleep 100000\n".into()),
             timeout: 10,
-            check: |r| {
+            check: |r, _| {
                 if r.ended == Ended::TimedOut
                     && r.status.is_none()
                     && r.problems().iter().any(|p| p.contains("timed out"))
@@ -141,7 +149,8 @@ fn cases() -> Vec<Case> {
             params: Some(&["size=1073741824"]),
             memory_mib: Some(512),
             cref: false,
-            check: |r| {
+            count: false,
+            check: |r, _| {
                 let logged = r.console.contains("mmap: cannot allocate 1073741824 bytes");
                 let refused = r.output.contains("insmod mmap.ko size=1073741824 failed");
                 match (r.status, logged, refused, r.problems().is_empty()) {
@@ -158,7 +167,8 @@ fn cases() -> Vec<Case> {
             params: None,
             memory_mib: Some(1536),
             cref: false,
-            check: |r| {
+            count: false,
+            check: |r, _| {
                 let doc = ktap::parse(&r.output);
                 let passed = doc.results.len() == 1 && !has_failure(&doc);
                 if passed && r.status == Some(0) && r.problems().is_empty() {
@@ -177,7 +187,8 @@ fn cases() -> Vec<Case> {
             params: Some(&["size=1048576"]),
             memory_mib: None,
             cref: true,
-            check: |r| {
+            count: false,
+            check: |r, _| {
                 let json = crate::bench::extract_json(&r.output).ok_or("no JSON in the output")?;
                 let figures = crate::bench::parse(json).map_err(|e| format!("{e:#}"))?;
                 let missing = crate::bench::missing(&figures, 1 << 20);
@@ -185,6 +196,42 @@ fn cases() -> Vec<Case> {
                     Ok(())
                 } else {
                     Err(format!("status {:?}, missing {missing:?}, problems {:?}", r.status, r.problems()))
+                }
+            },
+        },
+        Case {
+            // The smoke test of `cargo xtask bench`'s counting boot: every figure is counted, the
+            // module counter sees the two drivers' code and nothing else's, and the profile
+            // finds mydev's read in its own module.
+            source: "scenario",
+            name: "instruction_counts_cover_every_figure_and_find_the_module",
+            job: Job::Script(crate::bench::script(1 << 20, "--count --quick", &crate::bench::kallsyms_script())),
+            timeout: 300,
+            params: Some(&["size=1048576"]),
+            memory_mib: None,
+            cref: true,
+            count: true,
+            check: |r, kernel| {
+                if r.status != Some(0) || !r.problems().is_empty() {
+                    return Err(format!("status {:?}, problems {:?}", r.status, r.problems()));
+                }
+                let c = crate::bench::CountRun::read(r, kernel).map_err(|e| format!("{e:#}"))?;
+                let missing = c.missing(1 << 20);
+                if !missing.is_empty() {
+                    return Err(format!("missing {missing:?}"));
+                }
+                for x in &c.counts {
+                    let driver = x.contender == "mydev" || x.contender == "cref";
+                    let io = x.metric.starts_with("seq_") || x.metric == "pread_latency";
+                    if (driver && io && x.module < 1.0) || (!driver && x.module != 0.0) || x.total < 1.0 {
+                        return Err(format!("implausible count {x:?}"));
+                    }
+                }
+                let f = c.per_function("mydev", "pread_latency", 64).map_err(|e| format!("{e:#}"))?;
+                if f.keys().any(|name| name.contains("read_iter [mmap]")) {
+                    Ok(())
+                } else {
+                    Err(format!("no mydev read_iter in the profile: {:?}", f.keys().collect::<Vec<_>>()))
                 }
             },
         },
@@ -212,8 +259,18 @@ pub fn run_all(
     )?;
     let files = [with_file];
     let crefs = [cref.to_path_buf()];
+    let mut plugin = None;
     for case in cases() {
         let label = format!("{}-{}", case.source, case.name);
+        let extra = if case.count {
+            let so = match &plugin {
+                Some(so) => so,
+                None => plugin.insert(crate::plugin::ensure_plugin(paths)?),
+            };
+            crate::bench::count_qemu_args(so, &paths.work.join("runs").join(&label))?
+        } else {
+            Vec::new()
+        };
         let params: Vec<String> = match case.params {
             Some(p) => p.iter().map(|s| s.to_string()).collect(),
             None => opts.params.clone(),
@@ -230,11 +287,12 @@ pub fn run_all(
             timeout: Some(Duration::from_secs(case.timeout)),
             accel: opts.accel,
             memory_mib: case.memory_mib.unwrap_or(opts.memory),
-            cpus: opts.cpus,
+            cpus: if case.count { 1 } else { opts.cpus },
             stream: false,
+            qemu_extra: &extra,
         };
         let run = guest::run(paths, &spec)?;
-        let outcome = match (case.check)(&run) {
+        let outcome = match (case.check)(&run, kernel) {
             Ok(()) => Outcome::Pass,
             Err(why) => {
                 eprintln!("    {} {}: {why}", case.source, case.name);

@@ -245,7 +245,7 @@ pub fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
 }
 
 /// The Debian mirror that the system's own sources use, for the private apt configuration.
-fn debian_mirror() -> String {
+pub(crate) fn debian_mirror() -> String {
     let mut texts = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/etc/apt/sources.list.d") {
         for e in rd.flatten() {
