@@ -19,7 +19,7 @@
 //!
 //! For QEMU with `-icount` and the project's instruction-counting plugin: each measurement runs
 //! between a start and a stop marker (a `nopl` that the plugin recognises and that is a no-op on
-//! real hardware), three rounds, and for every stop the program prints
+//! real hardware), six rounds (the first is a warm-up), and for every stop the program prints
 //! `# mydev-bench-count <n> <round> <contender> <metric> <param> <operations>`; the host pairs
 //! line `n` with the plugin's `n`-th count.
 //!
@@ -510,11 +510,12 @@ fn time_all(bench: &Bench, contenders: &mut [Contender], plan: &Plan) -> io::Res
     Ok(figures)
 }
 
-/// Counting mode: three rounds of every case between markers, one label line per stop.
+/// Counting mode: a warm-up round and five more of every case between markers, one label line
+/// per stop.
 fn count_all(bench: &Bench, contenders: &mut [Contender], plan: &Plan) -> io::Result<()> {
     let mut n = 0;
     for case in cases(bench.size, plan) {
-        for round in 0..3 {
+        for round in 0..6 {
             for c in contenders.iter_mut() {
                 if !case.applies_to(c) {
                     continue;
