@@ -165,12 +165,17 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
     let list = apt.join("sources.list");
     let keyring = "[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]";
     let mirror = debian_mirror();
+    // The installed QEMU comes from the machine's own release.
+    let suite = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| codename(&t))
+        .unwrap_or_else(|| "bookworm".to_string());
     std::fs::write(
         &list,
         format!(
-            "deb-src {keyring} {mirror} bookworm main\n\
-             deb-src {keyring} {mirror} bookworm-updates main\n\
-             deb-src {keyring} {SECURITY_MIRROR} bookworm-security main\n"
+            "deb-src {keyring} {mirror} {suite} main\n\
+             deb-src {keyring} {mirror} {suite}-updates main\n\
+             deb-src {keyring} {SECURITY_MIRROR} {suite}-security main\n"
         ),
     )?;
     let apt_get = || {
@@ -196,10 +201,10 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
     let mut update = apt_get();
     update.arg("update");
     run_logged(
-        "apt-get update (private bookworm deb-src list)",
+        &format!("apt-get update (private {suite} deb-src list)"),
         &mut update,
         &log,
-        Duration::from_secs(30),
+        Duration::from_secs(300),
     )
     .with_context(|| format!("command: {}", shell_words(&update)))?;
 
@@ -212,7 +217,7 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
         &format!("apt-get source --download-only qemu={version}"),
         &mut download,
         &log,
-        Duration::from_secs(30),
+        Duration::from_secs(600),
     )
     .with_context(|| format!("command (in {}): {}", src.display(), shell_words(&download)))?;
 
@@ -300,6 +305,15 @@ pub fn parse_counts(text: &str) -> Result<Vec<Counts>> {
     Ok(counts)
 }
 
+/// `VERSION_CODENAME` of an `/etc/os-release` text.
+fn codename(os_release: &str) -> Option<String> {
+    os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +389,19 @@ mod tests {
             shell_words(&c),
             "apt-get -o 'Dir::Cache=/a b' source qemu=1:7.2+dfsg-7"
         );
+    }
+
+    #[test]
+    fn codename_from_os_release() {
+        assert_eq!(
+            codename("NAME=\"Debian\"\nVERSION_CODENAME=bookworm\n").as_deref(),
+            Some("bookworm")
+        );
+        assert_eq!(
+            codename("VERSION_CODENAME=\"trixie\"").as_deref(),
+            Some("trixie")
+        );
+        assert_eq!(codename("VERSION_CODENAME=\n"), None);
+        assert_eq!(codename("ID=debian\n"), None);
     }
 }
