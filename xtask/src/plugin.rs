@@ -11,7 +11,7 @@
 
 use crate::kernel::cache_key;
 use crate::paths::Paths;
-use crate::setup::debian_mirror;
+use crate::setup::{PrivateApt, debian_mirror};
 use crate::ui::{Phase, run_logged};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -154,15 +154,11 @@ fn shell_words(cmd: &Command) -> String {
 /// Downloads the `qemu` source of `version` and puts its `include/qemu/qemu-plugin.h` into
 /// `include`. The downloaded source files are removed afterwards: only the header is kept.
 fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
-    let apt = paths.cache.join("apt-qemu");
-    std::fs::create_dir_all(apt.join("lists/partial"))?;
-    std::fs::create_dir_all(apt.join("cache/archives/partial"))?;
-    let src = apt.join("src");
+    let src = paths.cache.join("apt-qemu/src");
     if src.exists() {
         std::fs::remove_dir_all(&src)?;
     }
     std::fs::create_dir_all(&src)?;
-    let list = apt.join("sources.list");
     let keyring = "[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]";
     let mirror = debian_mirror();
     // The installed QEMU comes from the machine's own release.
@@ -170,32 +166,15 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
         .ok()
         .and_then(|t| codename(&t))
         .unwrap_or_else(|| "bookworm".to_string());
-    std::fs::write(
-        &list,
-        format!(
+    let apt = PrivateApt::new(
+        paths.cache.join("apt-qemu"),
+        &format!(
             "deb-src {keyring} {mirror} {suite} main\n\
              deb-src {keyring} {mirror} {suite}-updates main\n\
              deb-src {keyring} {SECURITY_MIRROR} {suite}-security main\n"
         ),
     )?;
-    let apt_get = || {
-        let mut cmd = Command::new("apt-get");
-        cmd.arg("-o")
-            .arg(format!("Dir::Etc::SourceList={}", list.display()));
-        cmd.args(["-o", "Dir::Etc::SourceParts=/dev/null"]);
-        cmd.arg("-o")
-            .arg(format!("Dir::State::Lists={}", apt.join("lists").display()));
-        cmd.arg("-o")
-            .arg(format!("Dir::Cache={}", apt.join("cache").display()));
-        cmd.args([
-            "-o",
-            "Dir::State::Status=/dev/null",
-            "-o",
-            "APT::Sandbox::User=root",
-            "-q",
-        ]);
-        cmd
-    };
+    let apt_get = || apt.apt_get();
     let log = paths.logs.join("plugin.log");
 
     let mut update = apt_get();

@@ -328,47 +328,66 @@ pub fn deb_version(deb: &Path) -> Option<String> {
     Some(parts.next()?.replace("%3a", ":"))
 }
 
-fn download_source(paths: &Paths, deb_dir: &Path) -> Result<()> {
-    let apt = paths.cache.join("apt");
-    std::fs::create_dir_all(apt.join("lists/partial"))?;
-    std::fs::create_dir_all(apt.join("cache/archives/partial"))?;
-    std::fs::create_dir_all(deb_dir)?;
-    let list = apt.join("sources.list");
-    std::fs::write(
-        &list,
-        format!(
-            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {} {SOURCE_SUITE} main\n",
-            debian_mirror()
-        ),
-    )?;
-    let opts = |cmd: &mut Command| {
-        cmd.arg("-o")
-            .arg(format!("Dir::Etc::SourceList={}", list.display()));
-        cmd.args(["-o", "Dir::Etc::SourceParts=/dev/null"]);
-        cmd.arg("-o")
-            .arg(format!("Dir::State::Lists={}", apt.join("lists").display()));
-        cmd.arg("-o")
-            .arg(format!("Dir::Cache={}", apt.join("cache").display()));
+/// A private apt configuration under `dir`: its own sources list, package lists and cache. The
+/// system's sources, lists and package status are neither read nor written.
+pub(crate) struct PrivateApt {
+    dir: PathBuf,
+}
+
+impl PrivateApt {
+    /// Sets up `dir` with `sources` (one-line format) as its only sources list.
+    pub(crate) fn new(dir: PathBuf, sources: &str) -> Result<Self> {
+        std::fs::create_dir_all(dir.join("lists/partial"))?;
+        std::fs::create_dir_all(dir.join("cache/archives/partial"))?;
+        std::fs::write(dir.join("sources.list"), sources)?;
+        Ok(Self { dir })
+    }
+
+    /// `apt-get` with this configuration; add the subcommand.
+    pub(crate) fn apt_get(&self) -> Command {
+        let mut cmd = Command::new("apt-get");
+        let opt = |cmd: &mut Command, name: &str, value: &Path| {
+            cmd.arg("-o").arg(format!("{name}={}", value.display()));
+        };
+        opt(
+            &mut cmd,
+            "Dir::Etc::SourceList",
+            &self.dir.join("sources.list"),
+        );
+        opt(&mut cmd, "Dir::State::Lists", &self.dir.join("lists"));
+        opt(&mut cmd, "Dir::Cache", &self.dir.join("cache"));
         cmd.args([
+            "-o",
+            "Dir::Etc::SourceParts=/dev/null",
             "-o",
             "Dir::State::Status=/dev/null",
             "-o",
             "APT::Sandbox::User=root",
             "-q",
         ]);
-    };
+        cmd
+    }
+}
+
+fn download_source(paths: &Paths, deb_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(deb_dir)?;
+    let apt = PrivateApt::new(
+        paths.cache.join("apt"),
+        &format!(
+            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {} {SOURCE_SUITE} main\n",
+            debian_mirror()
+        ),
+    )?;
     let log = paths.logs.join("setup-source.log");
-    let mut update = Command::new("apt-get");
-    opts(&mut update);
+    let mut update = apt.apt_get();
     update.arg("update");
     run_logged(
         "apt-get update (private trixie-backports list)",
         &mut update,
         &log,
-        Duration::from_secs(30),
+        Duration::from_secs(300),
     )?;
-    let mut download = Command::new("apt-get");
-    opts(&mut download);
+    let mut download = apt.apt_get();
     download
         .args(["download", SOURCE_PACKAGE])
         .current_dir(deb_dir);
@@ -376,7 +395,7 @@ fn download_source(paths: &Paths, deb_dir: &Path) -> Result<()> {
         &format!("apt-get download {SOURCE_PACKAGE}"),
         &mut download,
         &log,
-        Duration::from_secs(30),
+        Duration::from_secs(600),
     )
 }
 
