@@ -5,11 +5,11 @@
 //! 7.3's Rust VMA abstraction (`kernel::mm::virt`) covers the flags, but has no getter for
 //! `vm_pgoff` and no way to install `vm_operations_struct`; without a fault handler a page that
 //! leaves a mapping (`madvise(MADV_DONTNEED)`, page-table reclaim) would raise `SIGBUS` when
-//! touched again. This file is the only place that reaches past the abstraction, and each raw
-//! access says why it is sound.
+//! touched again; nor does it wrap `vm_insert_pages()`. This file is the only place that reaches
+//! past the abstraction, and each raw access says why it is sound.
 //!
-//! Every page of the range is inserted at `mmap` time with `vm_insert_page()`, and the fault
-//! handler inserts again any page that leaves the page table later, with
+//! Every page of the range is inserted at `mmap` time with `vm_insert_pages()`, 64 at a time, and
+//! the fault handler inserts again any page that leaves the page table later, with
 //! `vmf_insert_page_mkwrite()`. Both take their own reference on the page: a page stays alive
 //! while any page table maps it, whatever the module does.
 
@@ -19,6 +19,7 @@ use crate::{
 };
 use kernel::{
     bindings,
+    error::to_result,
     mm::virt::{
         flags,
         VmaNew, //
@@ -29,6 +30,9 @@ use kernel::{
     },
     prelude::*, //
 };
+
+/// Pages per `vm_insert_pages()` call when a mapping is set up (a 512-byte array on the stack).
+const INSERT_BATCH: usize = 64;
 
 /// The operations of every mydev VMA: only `fault`.
 const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
@@ -80,14 +84,34 @@ pub(crate) fn mmap(buffer: &Buffer, vma: &VmaNew) -> Result {
 
     // Map every page now, as `remap_vmalloc_range()` would: one fault per page costs far more
     // (a 64 MiB mapping touched once took about 3 times as long as the C reference design). The
-    // fault handler still brings back any page that later leaves the page table. If an insertion
-    // fails, the error fails the `mmap` and the core mm tears the VMA down with what was inserted.
-    for i in 0..vma_pages {
-        let page = buffer
-            .page(pgoff.checked_add(i).ok_or(EINVAL)?)
+    // fault handler still brings back any page that later leaves the page table. Pages go in
+    // batches through `vm_insert_pages()`, which walks to the page table and takes its lock once
+    // per batch rather than once per page. If an insertion fails, the error fails the `mmap` and
+    // the core mm tears the VMA down with what was inserted.
+    let mut batch = [core::ptr::null_mut::<bindings::page>(); INSERT_BATCH];
+    let mut done = 0usize;
+    while done < vma_pages {
+        let n = (vma_pages - done).min(INSERT_BATCH);
+        for (k, slot) in batch[..n].iter_mut().enumerate() {
+            let index = pgoff.checked_add(done + k).ok_or(EINVAL)?;
+            *slot = buffer.page(index).ok_or(EINVAL)?.as_ptr();
+        }
+        let addr = done
+            .checked_mul(PAGE_SIZE)
+            .and_then(|offset| vma.start().checked_add(offset))
             .ok_or(EINVAL)?;
-        let offset = i.checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
-        mixed.vm_insert_page(vma.start().checked_add(offset).ok_or(EINVAL)?, &page)?;
+        let mut left = n;
+        // SAFETY:
+        // - `mixed` is the VMA in its `mmap` hook (mmap lock held for writing), with `VM_MIXEDMAP`
+        //   set, as `vm_insert_pages` requires; `addr..addr + n * PAGE_SIZE` lies inside it
+        //   (`done + n <= vma_pages`), which the function checks again.
+        // - `batch[..n]` holds `n` order-0 pages of the buffer (vmalloc pages, never slab), which
+        //   outlive the call; each inserted page gets its own reference for its page-table entry.
+        // - `left` is a valid `unsigned long` for the count in and the count left out.
+        to_result(unsafe {
+            bindings::vm_insert_pages(mixed.as_ptr(), addr, batch.as_mut_ptr(), &mut left)
+        })?;
+        done += n;
     }
     Ok(())
 }

@@ -452,6 +452,41 @@ fn any_page_aligned_range_inside_maps() -> TestResult {
     })
 }
 
+/// Pages are inserted at `mmap` in batches of 64: ranges that start, end and cross inside and
+/// between batches must still map every page to its own offset.
+fn long_mappings_map_every_page_to_its_own_offset() -> TestResult {
+    const PAGES: usize = 300;
+    with_module(&format!("size={}", PAGES * PAGE), || {
+        let fd = rw()?;
+        let mark = |p: usize| [(p % 251) as u8 + 1, (p / 251) as u8 + 1];
+        for p in 0..PAGES {
+            pwrite(&fd, &mark(p), (p * PAGE + PAGE - 2) as i64).map_err(|e| e.to_string())?;
+        }
+        for (pgoff, pages) in [
+            (0, PAGES),
+            (1, 150),
+            (63, 66),
+            (64, 64),
+            (130, 170),
+            (299, 1),
+        ] {
+            let m =
+                map_shared(&fd, pages, pgoff).map_err(|e| format!("map {pgoff}+{pages}: {e}"))?;
+            for i in 0..pages {
+                let at = i * PAGE + PAGE - 2;
+                let got = [m.load(at), m.load(at + 1)];
+                check!(
+                    got == mark(pgoff + i),
+                    "map {pgoff}+{pages}: page {i} shows {got:?}, expected page {}'s {:?}",
+                    pgoff + i,
+                    mark(pgoff + i)
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
 fn ranges_outside_the_buffer_are_einval() -> TestResult {
     with_module("size=16384", || {
         let fd = rw()?;
@@ -769,6 +804,7 @@ fn main() -> ExitCode {
         mappings_in_two_processes_share_bytes,
         fork_child_shares_the_inherited_mapping,
         any_page_aligned_range_inside_maps,
+        long_mappings_map_every_page_to_its_own_offset,
         ranges_outside_the_buffer_are_einval,
         read_only_open_gets_read_only_mappings_only,
         private_mappings_are_refused,
