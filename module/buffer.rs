@@ -10,7 +10,7 @@
 //! classic C design's `copy_to_user` on a `vmalloc_user()` buffer is. A first version kept a
 //! vector of separately allocated pages and copied one page per call (`copy_page_to_iter`): in
 //! the benchmark (`cargo xtask bench`) 64 KiB and 1 MiB reads and writes ran at 0.85–0.92 times
-//! the C design's speed; with one copy per call they run at 0.96–1.00.
+//! the C design's speed; with one copy per call they run at 0.96–1.01.
 //!
 //! # What is and is not synchronised
 //!
