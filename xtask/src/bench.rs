@@ -120,41 +120,69 @@ fn human(param: u64) -> String {
     }
 }
 
-/// The table: a row per metric and parameter, median (spread) per contender, and the ratios
-/// mydev/memfd and mydev/cref (above 1 is better for mydev either way).
-pub fn table(figures: &[Figure]) -> String {
-    let mut rows: BTreeMap<(String, u64), BTreeMap<String, &Figure>> = BTreeMap::new();
-    for f in figures {
-        rows.entry((f.metric.clone(), f.param))
+/// One entry of a table: a contender's result for a metric at a parameter.
+trait Entry {
+    fn key(&self) -> (&str, u64, &str);
+    fn unit(&self) -> &str;
+    /// The cell, `width` characters wide.
+    fn cell(&self) -> String;
+    /// How many times better `self` (mydev) is than `other`: above 1 is better.
+    fn better_than(&self, other: &Self) -> f64;
+}
+
+/// A row per metric and parameter, a column of `width` per contender, and the ratios
+/// mydev/memfd and mydev/cref (above 1 is better for mydev).
+fn grid<T: Entry>(entries: &[T], width: usize) -> String {
+    let mut rows: BTreeMap<(&str, u64), BTreeMap<&str, &T>> = BTreeMap::new();
+    for e in entries {
+        let (metric, param, contender) = e.key();
+        rows.entry((metric, param))
             .or_default()
-            .insert(f.contender.clone(), f);
+            .insert(contender, e);
     }
     let mut s = format!("{:<18} {:>6} {:>7}", "metric", "param", "unit");
     for c in CONTENDERS {
-        let _ = write!(s, " {:>17}", c);
+        let _ = write!(s, " {c:>width$}");
     }
     s.push_str("  mydev/memfd mydev/cref\n");
     for ((metric, param), by) in &rows {
-        let unit = by.values().next().map(|f| f.unit.as_str()).unwrap_or("");
+        let unit = by.values().next().map(|e| e.unit()).unwrap_or("");
         let _ = write!(s, "{metric:<18} {:>6} {unit:>7}", human(*param));
         for c in CONTENDERS {
-            match by.get(*c) {
-                Some(f) => {
-                    let _ = write!(s, " {:>10.1} (±{:>3.0}%)", f.median(), f.spread() / 2.0);
-                }
-                None => {
-                    let _ = write!(s, " {:>17}", "-");
-                }
-            }
+            let cell = by.get(*c).map_or("-".to_string(), |e| e.cell());
+            let _ = write!(s, " {cell:>width$}");
         }
         let ratio = |other: &str| match (by.get("mydev"), by.get(other)) {
-            (Some(m), Some(o)) if m.higher_is_better() => format!("{:.3}", m.median() / o.median()),
-            (Some(m), Some(o)) => format!("{:.3}", o.median() / m.median()),
+            (Some(m), Some(o)) => format!("{:.3}", m.better_than(o)),
             _ => "-".into(),
         };
         let _ = writeln!(s, "  {:>11} {:>10}", ratio("memfd"), ratio("cref"));
     }
     s
+}
+
+impl Entry for Figure {
+    fn key(&self) -> (&str, u64, &str) {
+        (&self.metric, self.param, &self.contender)
+    }
+    fn unit(&self) -> &str {
+        &self.unit
+    }
+    fn cell(&self) -> String {
+        format!("{:>10.1} (±{:>3.0}%)", self.median(), self.spread() / 2.0)
+    }
+    fn better_than(&self, other: &Self) -> f64 {
+        if self.higher_is_better() {
+            self.median() / other.median()
+        } else {
+            other.median() / self.median()
+        }
+    }
+}
+
+/// The timing table: median (± half the spread) per contender.
+pub fn table(figures: &[Figure]) -> String {
+    grid(figures, 17)
 }
 
 /// The label the benchmark program prints in counting mode after each stop marker.
@@ -274,45 +302,30 @@ pub fn join_counts(labels: &[Label], counts: &[crate::plugin::Counts]) -> Result
         .collect()
 }
 
-/// The counting table: instructions per operation, whole guest and (in brackets) in module
-/// code, and the ratios of the totals (above 1: mydev executes fewer).
+impl Entry for Count {
+    fn key(&self) -> (&str, u64, &str) {
+        (&self.metric, self.param, &self.contender)
+    }
+    fn unit(&self) -> &str {
+        "insn/op"
+    }
+    fn cell(&self) -> String {
+        format!(
+            "{:>9.0} ±{:<2.0}% ({:>5.0})",
+            self.total,
+            self.spread / 2.0,
+            self.module
+        )
+    }
+    fn better_than(&self, other: &Self) -> f64 {
+        other.total / self.total
+    }
+}
+
+/// The counting table: instructions per operation, whole guest ± half the spread and (in
+/// brackets) in module code, and the ratios of the totals (above 1: mydev executes fewer).
 pub fn count_table(counts: &[Count]) -> String {
-    let mut rows: BTreeMap<(String, u64), BTreeMap<String, &Count>> = BTreeMap::new();
-    for c in counts {
-        rows.entry((c.metric.clone(), c.param))
-            .or_default()
-            .insert(c.contender.clone(), c);
-    }
-    let mut s = format!("{:<18} {:>6} {:>7}", "metric", "param", "unit");
-    for c in CONTENDERS {
-        let _ = write!(s, " {:>22}", c);
-    }
-    s.push_str("  mydev/memfd mydev/cref\n");
-    for ((metric, param), by) in &rows {
-        let _ = write!(s, "{metric:<18} {:>6} {:>7}", human(*param), "insn/op");
-        for c in CONTENDERS {
-            match by.get(*c) {
-                Some(x) => {
-                    let _ = write!(
-                        s,
-                        " {:>9.0} ±{:<2.0}% ({:>5.0})",
-                        x.total,
-                        x.spread / 2.0,
-                        x.module
-                    );
-                }
-                None => {
-                    let _ = write!(s, " {:>22}", "-");
-                }
-            }
-        }
-        let ratio = |other: &str| match (by.get("mydev"), by.get(other)) {
-            (Some(m), Some(o)) => format!("{:.3}", o.total / m.total),
-            _ => "-".into(),
-        };
-        let _ = writeln!(s, "  {:>11} {:>10}", ratio("memfd"), ratio("cref"));
-    }
-    s
+    grid(counts, 22)
 }
 
 /// An SVG plot of throughput against chunk size (log scale), one line per contender, for
