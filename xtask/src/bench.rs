@@ -449,6 +449,13 @@ pub fn count_qemu_args(plugin: &Path, run_dir: &Path) -> Result<Vec<String>> {
     ])
 }
 
+/// `METRIC:PARAM` of `--profile`.
+fn parse_profile_arg(w: &str) -> Result<(&str, u64)> {
+    w.split_once(':')
+        .and_then(|(m, p)| Some((m, p.parse::<u64>().ok()?)))
+        .with_context(|| format!("--profile {w}: expected METRIC:PARAM, e.g. pread_latency:64"))
+}
+
 /// Everything a counting boot produced.
 pub struct CountRun {
     pub counts: Vec<Count>,
@@ -552,6 +559,9 @@ pub fn bench(
     if size == 0 || size % 4096 != 0 {
         bail!("--size must be a positive multiple of 4096");
     }
+    for w in profiles.iter().filter(|w| w.as_str() != "none") {
+        parse_profile_arg(w)?;
+    }
     let source = setup::setup(paths)?;
     let k = kernel::ensure(paths, &source, kernel::MINIMAL)?;
     let module = kernel::build_module(paths, &k)?;
@@ -620,7 +630,10 @@ pub fn bench(
             ok &= run.status == Some(0);
             let c = CountRun::read(&run, &k)?;
             missing.extend(c.missing(size));
-            let reports = c.profile_reports(profiles)?;
+            let reports = c.profile_reports(profiles).unwrap_or_else(|e| {
+                ok = false;
+                vec![format!("bench: no profile: {e:#}\n")]
+            });
             Some((c.counts, reports))
         }
         None => None,
@@ -661,9 +674,12 @@ pub fn bench(
         json_path.display(),
         svg_path.display()
     );
+    if !missing.is_empty() {
+        eprintln!("bench: missing figures: {missing:?}");
+    }
     if !missing.is_empty() || !ok {
         eprintln!(
-            "bench: missing figures: {missing:?} (guest status {:?})",
+            "bench: failed (timing boot's guest status {:?})",
             run.status
         );
         return Ok(ExitCode::FAILURE);
