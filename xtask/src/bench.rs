@@ -20,6 +20,13 @@ const END: &str = "# mydev-bench-json-end";
 /// The contenders, in table order.
 pub const CONTENDERS: &[&str] = &["mydev", "cref", "memfd", "memcpy"];
 
+/// The chunk sizes of the sequential reads and writes (the benchmark program's `CHUNKS`).
+const CHUNKS: [u64; 4] = [64, 4096, 65536, 1 << 20];
+
+/// The vCPUs of a counting boot: `-icount` runs every vCPU in one thread anyway, and with two
+/// the idle one's timers starved (an RCU stall warning in every run).
+pub const COUNT_CPUS: u32 = 1;
+
 /// One figure: a contender's samples for a metric and parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
@@ -37,13 +44,7 @@ impl Figure {
 
     /// (max - min) / median, in percent.
     pub fn spread(&self) -> f64 {
-        let min = self.samples.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = self
-            .samples
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        (max - min) / self.median() * 100.0
+        spread(&self.samples)
     }
 
     /// Whether more is better (throughput) or less (time).
@@ -84,7 +85,7 @@ pub fn parse(json: &str) -> Result<Vec<Figure>> {
 pub fn expected(size: u64) -> Vec<(&'static str, &'static str, u64)> {
     let mut e = Vec::new();
     for c in CONTENDERS {
-        for chunk in [64, 4096, 65536, 1 << 20] {
+        for chunk in CHUNKS {
             e.push((*c, "seq_read", chunk));
             e.push((*c, "seq_write", chunk));
         }
@@ -101,13 +102,14 @@ pub fn expected(size: u64) -> Vec<(&'static str, &'static str, u64)> {
 
 /// The figures that `expected` names and `figures` lacks (or has without samples).
 pub fn missing(figures: &[Figure], size: u64) -> Vec<String> {
+    missing_from(figures, size, |f| !f.samples.is_empty())
+}
+
+/// The figures of `expected(size)` that no entry with `usable` true has.
+fn missing_from<T: Entry>(entries: &[T], size: u64, usable: impl Fn(&T) -> bool) -> Vec<String> {
     expected(size)
         .into_iter()
-        .filter(|(c, m, p)| {
-            !figures.iter().any(|f| {
-                f.contender == *c && f.metric == *m && f.param == *p && !f.samples.is_empty()
-            })
-        })
+        .filter(|&(c, m, p)| !entries.iter().any(|e| e.key() == (m, p, c) && usable(e)))
         .map(|(c, m, p)| format!("{c} {m} {p}"))
         .collect()
 }
@@ -124,7 +126,7 @@ fn human(param: u64) -> String {
 trait Entry {
     fn key(&self) -> (&str, u64, &str);
     fn unit(&self) -> &str;
-    /// The cell, `width` characters wide.
+    /// The formatted result (the table pads it to its column).
     fn cell(&self) -> String;
     /// How many times better `self` (mydev) is than `other`: above 1 is better.
     fn better_than(&self, other: &Self) -> f64;
@@ -241,6 +243,13 @@ pub struct Count {
     pub spread: f64,
 }
 
+/// (max - min) / median of `v`, in percent.
+fn spread(v: &[f64]) -> f64 {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (max - min) / median(v.to_vec()) * 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
@@ -282,21 +291,14 @@ pub fn join_counts(labels: &[Label], counts: &[crate::plugin::Counts]) -> Result
                 bail!("{contender} {metric} {param}: no counted round after the warm-up");
             }
             let col = |i: usize| r.iter().map(|x| x[i]).collect::<Vec<f64>>();
-            let totals = col(0);
-            let (lo, hi) = totals
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                    (lo.min(x), hi.max(x))
-                });
-            let total = median(totals);
             Ok(Count {
                 contender,
                 metric,
                 param,
-                total,
+                total: median(col(0)),
                 kernel: median(col(1)),
                 module: median(col(2)),
-                spread: (hi - lo) / total * 100.0,
+                spread: spread(&col(0)),
             })
         })
         .collect()
@@ -356,7 +358,7 @@ pub fn svg(figures: &[Figure]) -> String {
         );
         let x = |chunk: u64| x0 + pad + ((chunk as f64).log2() - 6.0) / 14.0 * (w - 1.5 * pad);
         let y = |v: f64| pad + (1.0 - v / ymax) * (h - 1.5 * pad);
-        for chunk in [64u64, 4096, 65536, 1 << 20] {
+        for chunk in CHUNKS {
             let _ = writeln!(
                 s,
                 "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
@@ -491,15 +493,9 @@ impl CountRun {
 
     /// The figures of `expected(size)` that have no count.
     pub fn missing(&self, size: u64) -> Vec<String> {
-        expected(size)
+        missing_from(&self.counts, size, |_| true)
             .into_iter()
-            .filter(|(c, m, p)| {
-                !self
-                    .counts
-                    .iter()
-                    .any(|x| x.contender == *c && x.metric == *m && x.param == *p)
-            })
-            .map(|(c, m, p)| format!("count: {c} {m} {p}"))
+            .map(|m| format!("count: {m}"))
             .collect()
     }
 
@@ -531,12 +527,7 @@ impl CountRun {
     pub fn profile_reports(&self, wanted: &[String]) -> Result<Vec<String>> {
         let mut reports = Vec::new();
         for w in wanted.iter().filter(|w| w.as_str() != "none") {
-            let (metric, param) = w
-                .split_once(':')
-                .and_then(|(m, p)| Some((m, p.parse::<u64>().ok()?)))
-                .with_context(|| {
-                    format!("--profile {w}: expected METRIC:PARAM, e.g. pread_latency:64")
-                })?;
+            let (metric, param) = parse_profile_arg(w)?;
             let mydev = self.per_function("mydev", metric, param)?;
             let cref = self.per_function("cref", metric, param)?;
             reports.push(format!(
@@ -589,9 +580,11 @@ pub fn bench(
             timeout: Some(Duration::from_secs(opts.timeout)),
             accel: opts.accel,
             memory_mib: opts.memory.max(1024),
-            // The counting boot runs one vCPU: `-icount` runs every vCPU in one thread anyway, and
-            // with two the idle one's timers starved (an RCU stall warning in every run).
-            cpus: if extra.is_empty() { opts.cpus } else { 1 },
+            cpus: if extra.is_empty() {
+                opts.cpus
+            } else {
+                COUNT_CPUS
+            },
             stream: false,
             qemu_extra: extra,
         };

@@ -287,7 +287,11 @@ pub fn run_all(
             timeout: Some(Duration::from_secs(case.timeout)),
             accel: opts.accel,
             memory_mib: case.memory_mib.unwrap_or(opts.memory),
-            cpus: if case.count { 1 } else { opts.cpus },
+            cpus: if case.count {
+                crate::bench::COUNT_CPUS
+            } else {
+                opts.cpus
+            },
             stream: false,
             qemu_extra: &extra,
         };
