@@ -41,32 +41,39 @@ struct Case {
     check: fn(&GuestRun, &Kernel) -> Result<(), String>,
 }
 
-fn cases() -> Vec<Case> {
-    vec![
+impl Case {
+    /// The fields most cases share: the run's own parameters and memory, mydev alone, a plain
+    /// boot, two minutes. Every case names itself and gives its job and check.
+    fn base(source: &'static str) -> Self {
         Case {
-            source: "selftest",
+            source,
+            name: "",
+            job: Job::Script(String::new()),
+            timeout: 120,
             params: None,
             memory_mib: None,
             cref: false,
             count: false,
+            check: |_, _| Err("this case has no check".into()),
+        }
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
             // What `cargo xtask vm --with ./prog -- ./prog` does: copy, run in /work, return.
             name: "a_with_file_runs_and_its_exit_status_reaches_the_host",
             job: Job::Script(format!("./{WITH_FILE}\n")),
-            timeout: 120,
             check: |r, _| match (r.status, r.problems().is_empty(), r.output.contains("hello from the guest")) {
                 (Some(3), true, true) => Ok(()),
                 other => Err(format!("expected status 3, no problems and the output; got {other:?}")),
             },
+            ..Case::base("selftest")
         },
         Case {
-            source: "selftest",
-            params: None,
-            memory_mib: None,
-            cref: false,
-            count: false,
             name: "a_guest_that_panics_fails_the_run",
             job: Job::Crash,
-            timeout: 120,
             check: |r, _| {
                 let p = r.problems();
                 let panicked = r.console.contains("Kernel panic");
@@ -80,16 +87,11 @@ fn cases() -> Vec<Case> {
                     Err(format!("a panic went unnoticed: status {:?}, problems {p:?}", r.status))
                 }
             },
+            ..Case::base("selftest")
         },
         Case {
-            source: "selftest",
-            params: None,
-            memory_mib: None,
-            cref: false,
-            count: false,
             name: "a_test_that_never_reports_fails_the_run",
             job: Job::Script("echo 'TAP version 13'\necho '1..2'\necho 'ok 1 - reported'\n".into()),
-            timeout: 120,
             check: |r, _| {
                 let doc = ktap::parse(&r.output);
                 if has_failure(&doc) && doc.errors.iter().any(|e| e.contains("planned 2 tests, 1 reported")) {
@@ -98,20 +100,15 @@ fn cases() -> Vec<Case> {
                     Err(format!("a missing result went unnoticed: {doc:?}"))
                 }
             },
+            ..Case::base("selftest")
         },
         Case {
-            source: "selftest",
-            params: None,
-            memory_mib: None,
-            cref: false,
-            count: false,
             name: "a_kernel_warning_fails_the_run",
             // The scan reads the console text, so a warning-level message in the kernel's
             // format exercises it exactly as a WARN_ON() report would.
             job: Job::Script(
                 "echo '<4>WARNING: CPU: 0 PID: 1 at xtask/selftest: injected warning' > /dev/kmsg\n".into(),
             ),
-            timeout: 120,
             check: |r, _| {
                 let p = r.problems();
                 if r.status == Some(0) && p.iter().any(|p| p.contains("injected warning")) {
@@ -120,13 +117,9 @@ fn cases() -> Vec<Case> {
                     Err(format!("a kernel warning went unnoticed: {p:?}"))
                 }
             },
+            ..Case::base("selftest")
         },
         Case {
-            source: "selftest",
-            params: None,
-            memory_mib: None,
-            cref: false,
-            count: false,
             name: "a_hung_guest_is_killed_at_the_timeout",
             job: Job::Script("echo sleeping\nsleep 100000\n".into()),
             timeout: 10,
@@ -140,16 +133,13 @@ fn cases() -> Vec<Case> {
                     Err(format!("a hang was not caught: ended {:?}, status {:?}", r.ended, r.status))
                 }
             },
+            ..Case::base("selftest")
         },
         Case {
-            source: "scenario",
             name: "a_buffer_larger_than_memory_fails_the_load_with_enomem",
             job: Job::Script("true\n".into()),
-            timeout: 120,
             params: Some(&["size=1073741824"]),
             memory_mib: Some(512),
-            cref: false,
-            count: false,
             check: |r, _| {
                 let logged = r.console.contains("mmap: cannot allocate 1073741824 bytes");
                 let refused = r.output.contains("insmod mmap.ko size=1073741824 failed");
@@ -158,16 +148,13 @@ fn cases() -> Vec<Case> {
                     other => Err(format!("expected insmod to fail with the log line and nothing else; got {other:?}")),
                 }
             },
+            ..Case::base("scenario")
         },
         Case {
-            source: "scenario",
             name: "largest_buffer_loads_maps_and_is_freed_at_unload",
             job: Job::Script("/opt/mydev/module-tests largest_size\n".into()),
             timeout: 300,
-            params: None,
             memory_mib: Some(1536),
-            cref: false,
-            count: false,
             check: |r, _| {
                 let doc = ktap::parse(&r.output);
                 let passed = doc.results.len() == 1 && !has_failure(&doc);
@@ -177,17 +164,15 @@ fn cases() -> Vec<Case> {
                     Err(format!("status {:?}, problems {:?}\n{}", r.status, r.problems(), r.output))
                 }
             },
+            ..Case::base("scenario")
         },
         Case {
             // The smoke test of `cargo xtask bench`: a short run must produce every figure.
-            source: "scenario",
             name: "benchmark_program_produces_every_figure",
-            job: Job::Script("insmod /lib/modules/cref.ko size=1048576\n/opt/mydev/mydev-bench --quick\n".into()),
+            job: Job::Script(crate::bench::script(1 << 20, "--quick", "")),
             timeout: 300,
             params: Some(&["size=1048576"]),
-            memory_mib: None,
             cref: true,
-            count: false,
             check: |r, _| {
                 let json = crate::bench::extract_json(&r.output).ok_or("no JSON in the output")?;
                 let figures = crate::bench::parse(json).map_err(|e| format!("{e:#}"))?;
@@ -198,17 +183,16 @@ fn cases() -> Vec<Case> {
                     Err(format!("status {:?}, missing {missing:?}, problems {:?}", r.status, r.problems()))
                 }
             },
+            ..Case::base("scenario")
         },
         Case {
             // The smoke test of `cargo xtask bench`'s counting boot: every figure is counted, the
             // module counter sees the two drivers' code and nothing else's, and the profile
             // finds mydev's read in its own module.
-            source: "scenario",
             name: "instruction_counts_cover_every_figure_and_find_the_module",
             job: Job::Script(crate::bench::script(1 << 20, "--count --quick", &crate::bench::kallsyms_script())),
             timeout: 300,
             params: Some(&["size=1048576"]),
-            memory_mib: None,
             cref: true,
             count: true,
             check: |r, kernel| {
@@ -234,6 +218,7 @@ fn cases() -> Vec<Case> {
                     Err(format!("no mydev read_iter in the profile: {:?}", f.keys().collect::<Vec<_>>()))
                 }
             },
+            ..Case::base("scenario")
         },
     ]
 }
