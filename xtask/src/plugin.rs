@@ -93,8 +93,7 @@ pub fn ensure_plugin(paths: &Paths) -> Result<PathBuf> {
         &mut cc,
         &paths.logs.join("plugin.log"),
         Duration::from_secs(30),
-    )
-    .with_context(|| format!("command: {}", shell_words(&cc)))?;
+    )?;
     std::fs::rename(&tmp, &so)?;
     phase.done(&format!("built {}", so.display()));
     Ok(so)
@@ -133,24 +132,6 @@ fn sanitize(version: &str) -> String {
     version.replace([':', '~', '+'], "_")
 }
 
-/// A command as a line to paste into a shell.
-fn shell_words(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| {
-            let a = a.to_string_lossy();
-            if a.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_=./:+,@".contains(&b))
-            {
-                a.into_owned()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Downloads the `qemu` source of `version` and puts its `include/qemu/qemu-plugin.h` into
 /// `include`. The downloaded source files are removed afterwards: only the header is kept.
 fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
@@ -183,9 +164,8 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
         &format!("apt-get update (private {suite} deb-src list)"),
         &mut update,
         &log,
-        Duration::from_secs(300),
-    )
-    .with_context(|| format!("command: {}", shell_words(&update)))?;
+        Duration::from_secs(30),
+    )?;
 
     let mut download = apt_get();
     download
@@ -196,9 +176,8 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
         &format!("apt-get source --download-only qemu={version}"),
         &mut download,
         &log,
-        Duration::from_secs(600),
-    )
-    .with_context(|| format!("command (in {}): {}", src.display(), shell_words(&download)))?;
+        Duration::from_secs(30),
+    )?;
 
     let orig = std::fs::read_dir(&src)?
         .flatten()
@@ -227,8 +206,7 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
         &mut tar,
         &log,
         Duration::from_secs(30),
-    )
-    .with_context(|| format!("command: {}", shell_words(&tar)))?;
+    )?;
     let found = std::fs::read_dir(&unpack)?
         .flatten()
         .map(|e| e.path().join("include/qemu/qemu-plugin.h"))
@@ -358,16 +336,6 @@ mod tests {
         );
         assert_eq!(strip_binnmu("1.0+build"), "1.0+build");
         assert_eq!(sanitize("1:7.2+dfsg-7~x"), "1_7.2_dfsg-7_x");
-    }
-
-    #[test]
-    fn commands_are_quoted_for_the_shell() {
-        let mut c = Command::new("apt-get");
-        c.args(["-o", "Dir::Cache=/a b", "source", "qemu=1:7.2+dfsg-7"]);
-        assert_eq!(
-            shell_words(&c),
-            "apt-get -o 'Dir::Cache=/a b' source qemu=1:7.2+dfsg-7"
-        );
     }
 
     #[test]

@@ -385,7 +385,7 @@ fn download_source(paths: &Paths, deb_dir: &Path) -> Result<()> {
         "apt-get update (private trixie-backports list)",
         &mut update,
         &log,
-        Duration::from_secs(300),
+        Duration::from_secs(30),
     )?;
     let mut download = apt.apt_get();
     download
@@ -395,7 +395,7 @@ fn download_source(paths: &Paths, deb_dir: &Path) -> Result<()> {
         &format!("apt-get download {SOURCE_PACKAGE}"),
         &mut download,
         &log,
-        Duration::from_secs(600),
+        Duration::from_secs(30),
     )
 }
 

@@ -58,7 +58,8 @@ pub fn run_logged(step: &str, cmd: &mut Command, log: &Path, heartbeat: Duration
         .append(true)
         .open(log)
         .with_context(|| format!("opening {}", log.display()))?;
-    writeln!(file, "$ {cmd:?}")?;
+    let line = command_line(cmd);
+    writeln!(file, "$ {line}")?;
     let out = file.try_clone()?;
     let start = Instant::now();
     let mut child = cmd
@@ -84,12 +85,25 @@ pub fn run_logged(step: &str, cmd: &mut Command, log: &Path, heartbeat: Duration
     };
     if !status.success() {
         let tail = tail_lines(log, 15);
+        let dir = cmd
+            .get_current_dir()
+            .map(|d| format!(" (in {})", d.display()))
+            .unwrap_or_default();
         bail!(
-            "{step} failed ({status}); full log: {}\n--- last lines ---\n{tail}",
+            "{step} failed ({status}); command{dir}: {line}\nfull log: {}\n--- last lines ---\n{tail}",
             log.display()
         );
     }
     Ok(())
+}
+
+/// `cmd` as a line to paste into a shell.
+pub fn command_line(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| crate::qemu::shell_quote(&a.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn last_line(log: &Path) -> String {
@@ -139,5 +153,32 @@ mod tests {
                 && err.contains("boom"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn commands_are_quoted_for_the_shell() {
+        let mut c = Command::new("apt-get");
+        c.args(["-o", "Dir::Cache=/a b", "source", "qemu=1:7.2+dfsg-7"]);
+        assert_eq!(
+            command_line(&c),
+            "apt-get -o 'Dir::Cache=/a b' source qemu=1:7.2+dfsg-7"
+        );
+    }
+
+    #[test]
+    fn a_failed_command_is_named_in_its_error() {
+        let log = std::env::temp_dir().join(format!("mydev-ui-test-{}.log", std::process::id()));
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo oops; exit 3"]).current_dir("/");
+        let e = format!(
+            "{:#}",
+            run_logged("failing", &mut c, &log, Duration::from_secs(30)).unwrap_err()
+        );
+        let _ = std::fs::remove_file(&log);
+        assert!(
+            e.contains("command (in /): sh -c 'echo oops; exit 3'"),
+            "{e}"
+        );
+        assert!(e.contains("oops"), "{e}");
     }
 }
