@@ -25,71 +25,38 @@
 //!
 //! `mydev-bench [--repeat N] [--quick] [--count]`
 
-use std::ffi::CString;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 const PAGE: usize = 4096;
 const CHUNKS: [usize; 4] = [64, 4096, 65536, 1 << 20];
 
-fn open(path: &str) -> io::Result<OwnedFd> {
-    let c = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: a valid NUL-terminated path.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `open` just returned this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// Opens a device node for reading and writing.
+fn open(path: &str) -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).open(path)
 }
 
-fn memfd(size: usize) -> io::Result<OwnedFd> {
+fn memfd(size: usize) -> io::Result<File> {
     // SAFETY: a valid NUL-terminated name.
     let fd = unsafe { libc::memfd_create(c"mydev-bench".as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `memfd_create` just returned this descriptor.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: resizing our own memfd.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // SAFETY: `memfd_create` just returned this descriptor, owned by nothing else.
+    let file = unsafe { File::from_raw_fd(fd) };
+    file.set_len(size as u64)?;
     // Allocate every page up front, as a device buffer is.
     let zeros = vec![0u8; 1 << 20];
     let mut off = 0;
     while off < size {
         let n = zeros.len().min(size - off);
-        pwrite(&fd, &zeros[..n], off)?;
+        file.write_all_at(&zeros[..n], off as u64)?;
         off += n;
     }
-    Ok(fd)
-}
-
-fn pread(fd: &OwnedFd, buf: &mut [u8], off: usize) -> io::Result<usize> {
-    file(fd).read_at(buf, off as u64)
-}
-
-fn pwrite(fd: &OwnedFd, buf: &[u8], off: usize) -> io::Result<usize> {
-    file(fd).write_at(buf, off as u64)
-}
-
-/// Borrows `fd` as a `File` for the positional I/O of `FileExt`, without closing it.
-fn file(fd: &OwnedFd) -> std::mem::ManuallyDrop<std::fs::File> {
-    // SAFETY: the `File` never outlives `fd` in the callers, and `ManuallyDrop` keeps it from
-    // closing the descriptor that `fd` owns.
-    std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd.as_raw_fd()) })
-}
-
-fn size_of_device(fd: &OwnedFd) -> io::Result<usize> {
-    let mut v: u64 = 0;
-    // SAFETY: MYDEV_IOC_GET_SIZE writes one u64 to `v`.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), mydev::uapi::MYDEV_IOC_GET_SIZE as _, &mut v) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(v as usize)
+    Ok(file)
 }
 
 /// A mapping (of a file or anonymous memory), unmapped on drop.
@@ -99,9 +66,9 @@ struct Map {
 }
 
 impl Map {
-    /// A shared read-write mapping of the first `len` bytes of `fd`.
-    fn file(fd: &OwnedFd, len: usize) -> io::Result<Self> {
-        Self::new(len, libc::MAP_SHARED, fd.as_raw_fd())
+    /// A shared read-write mapping of the first `len` bytes of `file`.
+    fn file(file: &File, len: usize) -> io::Result<Self> {
+        Self::new(len, libc::MAP_SHARED, file.as_raw_fd())
     }
 
     /// `len` bytes of private anonymous memory, every page allocated (`MAP_POPULATE`).
@@ -154,7 +121,7 @@ impl Drop for Map {
 enum Target {
     /// A file: the device nodes and the memfd. `warm` is the mapping of the whole file that the
     /// warm copy reads, made at the first warm copy (in the warm-up round).
-    File { fd: OwnedFd, warm: Option<Map> },
+    File { file: File, warm: Option<Map> },
     /// Two anonymous buffers: copying between them is the limit.
     Memory { src: Map, dst: Map },
 }
@@ -353,11 +320,11 @@ impl Bench {
                 while off < bytes {
                     let n = chunk.min(bytes - off);
                     match &mut c.target {
-                        Target::File { fd, .. } if write => {
-                            pwrite(fd, &buf[..n], off)?;
+                        Target::File { file, .. } if write => {
+                            file.write_at(&buf[..n], off as u64)?;
                         }
-                        Target::File { fd, .. } => {
-                            pread(fd, &mut buf[..n], off)?;
+                        Target::File { file, .. } => {
+                            file.read_at(&mut buf[..n], off as u64)?;
                         }
                         // SAFETY: `off + n <= bytes <= size`, the length of both maps, and
                         // `buf` is a separate allocation of at least `n` bytes.
@@ -389,8 +356,8 @@ impl Bench {
                 let t = meter.start();
                 for &off in &offsets {
                     match &c.target {
-                        Target::File { fd, .. } => {
-                            pread(fd, &mut buf, off)?;
+                        Target::File { file, .. } => {
+                            file.read_at(&mut buf, off as u64)?;
                         }
                         // SAFETY: `off + len <= size`, and `buf` is a separate allocation.
                         Target::Memory { src, .. } => unsafe {
@@ -403,31 +370,31 @@ impl Bench {
                 Ok((secs * 1e9 / ops as f64, ops))
             }
             Op::MmapTouch => {
-                let Target::File { fd, .. } = &c.target else {
+                let Target::File { file, .. } = &c.target else {
                     return Err(io::Error::from_raw_os_error(libc::EINVAL));
                 };
                 let t = meter.start();
-                let m = Map::file(fd, self.size)?;
+                let m = Map::file(file, self.size)?;
                 m.touch(1);
                 drop(m);
                 Ok((meter.stop(t) * 1e3, 1))
             }
             Op::MapPage { ops } => {
-                let Target::File { fd, .. } = &c.target else {
+                let Target::File { file, .. } = &c.target else {
                     return Err(io::Error::from_raw_os_error(libc::EINVAL));
                 };
                 let t = meter.start();
                 for _ in 0..ops {
-                    let m = Map::file(fd, PAGE)?;
+                    let m = Map::file(file, PAGE)?;
                     std::hint::black_box(&m);
                 }
                 Ok((meter.stop(t) * 1e9 / ops as f64, ops))
             }
             Op::WarmCopy => {
                 let src = match &mut c.target {
-                    Target::File { fd, warm } => {
+                    Target::File { file, warm } => {
                         if warm.is_none() {
-                            let m = Map::file(fd, self.size)?;
+                            let m = Map::file(file, self.size)?;
                             m.touch(0);
                             *warm = Some(m);
                         }
@@ -589,14 +556,18 @@ fn run() -> Result<(), String> {
             map_loops: 2000,
         }
     };
-    let mydev = open("/dev/mydev").map_err(|e| format!("/dev/mydev: {e}"))?;
-    let size = size_of_device(&mydev).map_err(|e| format!("size ioctl: {e}"))?;
+    let device = mydev::Device::open("/dev/mydev").map_err(|e| e.to_string())?;
+    let size = device.size();
+    let mydev = device
+        .file()
+        .try_clone()
+        .map_err(|e| format!("/dev/mydev: {e}"))?;
     let cref = open("/dev/cref").map_err(|e| format!("/dev/cref (is cref.ko loaded?): {e}"))?;
     let memfd = memfd(size).map_err(|e| format!("memfd: {e}"))?;
     let anon = |what: &str| Map::anon(size).map_err(|e| format!("{what}: {e}"));
     let (src, dst) = (anon("memcpy source")?, anon("memcpy destination")?);
     src.touch(7);
-    let file = |fd| Target::File { fd, warm: None };
+    let file = |file| Target::File { file, warm: None };
     let mut contenders = vec![
         Contender {
             name: "mydev",
