@@ -27,6 +27,9 @@ const CHUNKS: [u64; 4] = [64, 4096, 65536, 1 << 20];
 /// the idle one's timers starved (an RCU stall warning in every run).
 pub const COUNT_CPUS: u32 = 1;
 
+/// The `-icount` setting of a counting boot.
+const ICOUNT: &str = "shift=0,align=off,sleep=off";
+
 /// One figure: a contender's samples for a metric and parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
@@ -435,7 +438,7 @@ pub fn count_qemu_args(plugin: &Path, run_dir: &Path) -> Result<Vec<String>> {
         // One instruction per nanosecond of guest time: the 250 Hz tick comes every 4 million
         // instructions. (With shift=7, 128 ns each, timer interrupts were 16% of every count.)
         "-icount".to_string(),
-        "shift=0,align=off,sleep=off".to_string(),
+        ICOUNT.to_string(),
         // The RTC would start from the host's clock, and the guest's path through its timers
         // with it: counts then varied by up to 4% from boot to boot. A fixed start on the
         // virtual clock makes them identical.
@@ -641,8 +644,9 @@ pub fn bench(
     print!("{}", table(&figures));
     if let Some((counts, reports)) = &counted {
         println!(
-            "\nguest instructions per operation (second boot: QEMU -icount shift=0,align=off,sleep=off and a fixed RTC, \
-             one vCPU, counted by the mydev_icount plugin; median ± half the spread of 5 rounds; in brackets: in module code):"
+            "\nguest instructions per operation (second boot: QEMU -icount {ICOUNT} and a fixed RTC, \
+             {COUNT_CPUS} vCPU, counted by the mydev_icount plugin; median ± half the spread of the rounds after \
+             the warm-up; in brackets: in module code):"
         );
         print!("{}", count_table(counts));
         let path = dir.join("counts.json");
