@@ -49,7 +49,8 @@ use kernel::{
         BorrowedPage,
         PAGE_SIZE, //
     },
-    prelude::*, //
+    prelude::*,
+    uaccess::UserPtr, //
 };
 
 /// The device's memory: one zeroed `vmalloc` allocation, freed when the last user is gone.
@@ -58,11 +59,15 @@ use kernel::{
 ///
 /// - `ptr` is the start of a live allocation made by [`Vmalloc`] with `layout`, owned by this
 ///   value and freed only by its `Drop`.
-/// - `layout.size()` is a positive multiple of `PAGE_SIZE`.
+/// - `layout.size()` is a positive multiple of `PAGE_SIZE`, and equal to `size`.
 /// - No Rust reference to the bytes of the allocation ever exists.
 pub(crate) struct Buffer {
     ptr: NonNull<u8>,
     layout: Layout,
+    /// The size as a `u32` (the `size` parameter is at most 1 GiB): with the bound in the type,
+    /// the compiler sees that no offset inside the buffer can overflow an `i64` or `isize`, and
+    /// leaves those checks out of `read` and `write`.
+    size: u32,
 }
 
 // SAFETY: `Buffer` owns its allocation (no thread affinity), and every access to the bytes goes
@@ -91,23 +96,27 @@ impl Buffer {
         if usize::try_from(available).map_or(true, |available| npages > available) {
             return Err(ENOMEM);
         }
+        let size32 = u32::try_from(size).map_err(|_| EINVAL)?;
         let layout = Layout::from_size_align(size, PAGE_SIZE).map_err(|_| EINVAL)?;
         let mem = Vmalloc::alloc(
             layout,
             GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN,
             NumaNode::NO_NODE,
         )?;
-        // INVARIANT: a fresh zeroed allocation of `npages` > 0 pages made with `layout`, owned
-        // from here on; only its address is kept, as a raw pointer.
+        // INVARIANT: a fresh zeroed allocation of `npages` > 0 pages made with `layout` (of size
+        // `size32`), owned from here on; only its address is kept, as a raw pointer.
         Ok(Self {
             ptr: mem.cast(),
             layout,
+            size: size32,
         })
     }
 
     /// The size of the buffer in bytes.
+    #[inline]
     pub(crate) fn size(&self) -> usize {
-        self.layout.size()
+        // Lossless: `usize` has at least 32 bits on every architecture with Rust support.
+        self.size as usize
     }
 
     /// The number of pages of the buffer.
@@ -132,6 +141,79 @@ impl Buffer {
         self.ptr.as_ptr().wrapping_add(start).cast()
     }
 
+    /// Copies up to `count` bytes from offset `*pos` to the user buffer `buf`, and advances `*pos`
+    /// by as many: `read(2)`.
+    ///
+    /// Returns the number of bytes copied: 0 at or past the end of the buffer, `EFAULT` if the
+    /// user buffer faulted before anything was copied, and a short count if it faulted later.
+    #[inline(always)]
+    pub(crate) fn read_to_user(&self, pos: &mut i64, buf: UserPtr, count: usize) -> Result<usize> {
+        let (start, len) = range::io_span(*pos, count, self.size())?;
+        // At or past the end, nothing to copy. (A `count` of 0 gives a copy of 0 bytes.)
+        if start >= self.size() {
+            return Ok(0);
+        }
+        // The position after the whole copy, set now so that only the count has to be kept
+        // across the call (see `short_copy`).
+        *pos = advanced(start, len)?;
+        // SAFETY:
+        // - `start + len <= size` by `io_span`: the source lies inside the allocation, which
+        //   `self` keeps alive for the whole call.
+        // - `_copy_to_user` checks that the destination is user memory and stops at a fault.
+        // - The C copy tolerates concurrent stores to the bytes from user space or other callers
+        //   (see the module documentation); no Rust reference to the bytes exists.
+        //
+        // `_copy_to_user` rather than `copy_to_user` skips `check_object_size()`, which with
+        // `CONFIG_HARDENED_USERCOPY` looks the source up among the vmalloc areas to check that
+        // the range lies inside one: `io_span` has just checked exactly that against this
+        // allocation. The kernel crate's `UserSliceWriter::write` skips it the same way when the
+        // bounds are known.
+        let left = unsafe { bindings::_copy_to_user(buf.as_mut_ptr(), self.at(start), len) };
+        if left != 0 {
+            return short_copy(pos, len, left);
+        }
+        Ok(len)
+    }
+
+    /// Copies up to `count` bytes from the user buffer `buf` to offset `*pos`, and advances `*pos`
+    /// by as many: `write(2)`.
+    ///
+    /// Returns the number of bytes stored, with the same rules as [`Buffer::write_from`]. Bytes
+    /// of the buffer past those reported as stored are never changed, even when the user buffer
+    /// faults half-way: `copy_from_user()` would zero the rest of its destination, which here is
+    /// memory every user of the device sees, so the copy is `mydev_copy_from_user()`
+    /// (`uaccess.c`), which zeroes nothing.
+    #[inline(always)]
+    pub(crate) fn write_from_user(
+        &self,
+        pos: &mut i64,
+        buf: UserPtr,
+        count: usize,
+    ) -> Result<usize> {
+        let (start, len) = range::io_span(*pos, count, self.size())?;
+        if count == 0 {
+            return Ok(0);
+        }
+        if len == 0 {
+            return Err(ENOSPC);
+        }
+        // The position after the whole copy, set now so that only the count has to be kept
+        // across the call (see `short_copy`).
+        *pos = advanced(start, len)?;
+        // SAFETY:
+        // - `start + len <= size` by `io_span`: the destination lies inside the allocation, which
+        //   `self` keeps alive for the whole call.
+        // - `mydev_copy_from_user` checks that the source is user memory, stops at a fault, and
+        //   stores nothing but bytes copied from the source.
+        // - The C copy tolerates concurrent accesses to the bytes from user space or other
+        //   callers (see the module documentation); no Rust reference to the bytes exists.
+        let left = unsafe { mydev_copy_from_user(self.at(start), buf.as_const_ptr(), len) };
+        if left != 0 {
+            return short_copy(pos, len, left);
+        }
+        Ok(len)
+    }
+
     /// Copies up to `iov.len()` bytes from offset `pos` into `iov`.
     ///
     /// Returns the number of bytes copied: 0 at or past the end of the buffer, `EFAULT` if the
@@ -147,11 +229,8 @@ impl Buffer {
         // - `iov.as_raw()` is a valid destination iterator for the duration of the call.
         // - The C copy tolerates concurrent stores to the bytes from user space or other
         //   callers (see the module documentation); no Rust reference to the bytes exists.
-        let copied = unsafe { bindings::_copy_to_iter(self.at(start), len, iov.as_raw()) };
-        if copied == 0 {
-            return Err(EFAULT);
-        }
-        Ok(copied)
+        let done = unsafe { bindings::_copy_to_iter(self.at(start), len, iov.as_raw()) };
+        nonzero(done)
     }
 
     /// Copies up to `iov.len()` bytes from `iov` into the buffer at offset `pos`.
@@ -174,11 +253,8 @@ impl Buffer {
         // - `iov.as_raw()` is a valid source iterator for the duration of the call.
         // - The C copy tolerates concurrent accesses to the bytes from user space or other
         //   callers (see the module documentation); no Rust reference to the bytes exists.
-        let copied = unsafe { bindings::_copy_from_iter(self.at(start), len, iov.as_raw()) };
-        if copied == 0 {
-            return Err(EFAULT);
-        }
-        Ok(copied)
+        let done = unsafe { bindings::_copy_from_iter(self.at(start), len, iov.as_raw()) };
+        nonzero(done)
     }
 
     /// Sets every byte of the buffer to zero.
@@ -188,6 +264,48 @@ impl Buffer {
         // zeroed earlier than others (see the module documentation), and no Rust reference to the
         // bytes exists.
         unsafe { bindings::memset(self.at(0), 0, self.size()) };
+    }
+}
+
+extern "C" {
+    /// `copy_from_user()` without its zero fill on a fault: `uaccess.c`. Returns the number of
+    /// bytes not copied.
+    fn mydev_copy_from_user(to: *mut c_void, from: *const c_void, n: usize) -> usize;
+}
+
+/// The end of a copy of `len` bytes that left `left > 0` of them uncopied (the user buffer
+/// faulted), after the caller set `*pos` past all `len`: moves `*pos` back by `left`, and returns
+/// the count copied, or `EFAULT` if that is 0.
+///
+/// The fast paths set `*pos` before the copy so that only the count has to be kept across the
+/// call. `*pos` is the caller's own copy of the position until the file operation returns (the
+/// VFS stores it in the file only then), so nobody sees the value in between.
+#[inline]
+fn short_copy(pos: &mut i64, len: usize, left: usize) -> Result<usize> {
+    let left = left.min(len);
+    let back = i64::try_from(left).map_err(|_| EOVERFLOW)?;
+    *pos = pos.checked_sub(back).ok_or(EOVERFLOW)?;
+    nonzero(len - left)
+}
+
+/// The file position after `done` bytes transferred from byte `start`.
+///
+/// Both lie inside the buffer (`start + done <= size <= u32::MAX`), so neither the sum nor the
+/// conversion can fail; the compiler sees that and drops both checks.
+#[inline]
+fn advanced(start: usize, done: usize) -> Result<i64> {
+    let end = start.checked_add(done).ok_or(EOVERFLOW)?;
+    i64::try_from(end).map_err(|_| EOVERFLOW)
+}
+
+/// The result of a non-empty copy that moved `done` bytes: `EFAULT` if none (the user buffer
+/// faulted at once), the count otherwise.
+#[inline]
+fn nonzero(done: usize) -> Result<usize> {
+    if done == 0 {
+        Err(EFAULT)
+    } else {
+        Ok(done)
     }
 }
 

@@ -6,6 +6,7 @@
 //! `insmod` in the test kernel. All arithmetic is checked: a value near `u64::MAX` gives an error,
 //! never an overflow (which, with overflow checks on, would be a panic and so an oops).
 
+use crate::miscdev::Whence;
 use kernel::prelude::*;
 
 /// The largest buffer the `size` parameter accepts: 1 GiB.
@@ -27,13 +28,43 @@ pub(crate) fn pages_for_size(size: u64, page_size: usize) -> Option<usize> {
 ///
 /// `len` is `min(count, size - pos)`, and 0 when `pos` is at or past the end. A negative `pos`
 /// (which the VFS already refuses for `pread`/`pwrite`) is an error.
+#[inline]
 pub(crate) fn io_span(pos: i64, count: usize, size: usize) -> Result<(usize, usize)> {
+    // One comparison for the common case: as a `u64`, a negative position is 2^63 or more, past
+    // the end of any buffer, so it goes the slow way with the positions at or past the end.
+    if let Some(start) = usize::try_from(pos as u64)
+        .ok()
+        .filter(|&start| start < size)
+    {
+        return Ok((start, count.min(size - start)));
+    }
     let start = usize::try_from(pos).map_err(|_| EINVAL)?;
-    let len = match size.checked_sub(start) {
-        Some(room) => count.min(room),
-        None => 0,
+    Ok((start, 0))
+}
+
+/// The file position after `lseek(offset, whence)` from position `pos` on a buffer of `size`
+/// bytes, as a regular file of that size answers it.
+///
+/// - `SEEK_SET`, `SEEK_CUR`, `SEEK_END`: the position `offset` bytes from the start, `pos` or
+///   the end; `EINVAL` unless it lies in `0..=size`, and for any `offset` that overflows.
+/// - `SEEK_DATA`: the buffer has no holes, so the data at or after `offset` starts at `offset`;
+///   `ENXIO` unless `offset` lies in `0..size`.
+/// - `SEEK_HOLE`: the only hole is the implicit one at the end, so `size`; `ENXIO` unless
+///   `offset` lies in `0..size`.
+pub(crate) fn seek(pos: i64, offset: i64, whence: Whence, size: usize) -> Result<i64> {
+    let end = i64::try_from(size).map_err(|_| EINVAL)?;
+    let new = match whence {
+        Whence::Set => Some(offset),
+        Whence::Cur => pos.checked_add(offset),
+        Whence::End => end.checked_add(offset),
+        Whence::Data | Whence::Hole => {
+            if !(0..end).contains(&offset) {
+                return Err(ENXIO);
+            }
+            Some(if whence == Whence::Data { offset } else { end })
+        }
     };
-    Ok((start, len))
+    new.filter(|new| (0..=end).contains(new)).ok_or(EINVAL)
 }
 
 /// Whether a mapping of `vma_pages` pages starting at page offset `pgoff` fits in a buffer of
@@ -76,6 +107,56 @@ mod tests {
         );
         assert_eq!(io_span(0, usize::MAX, 4096), Ok((0, 4096)));
         assert_eq!(io_span(-1, 1, 4096), Err(EINVAL));
+    }
+
+    #[test]
+    fn seek_set_cur_end_stay_inside_the_buffer() {
+        use Whence::*;
+        assert_eq!(seek(0, 0, Set, 4096), Ok(0));
+        assert_eq!(seek(7, 4096, Set, 4096), Ok(4096));
+        assert_eq!(seek(7, 4097, Set, 4096), Err(EINVAL));
+        assert_eq!(seek(7, -1, Set, 4096), Err(EINVAL));
+        assert_eq!(seek(100, 5, Cur, 4096), Ok(105));
+        assert_eq!(seek(100, -100, Cur, 4096), Ok(0));
+        assert_eq!(seek(100, -101, Cur, 4096), Err(EINVAL));
+        assert_eq!(seek(4096, 1, Cur, 4096), Err(EINVAL));
+        assert_eq!(seek(0, 0, End, 4096), Ok(4096));
+        assert_eq!(seek(0, -4096, End, 4096), Ok(0));
+        assert_eq!(seek(0, -4097, End, 4096), Err(EINVAL));
+        assert_eq!(seek(0, 1, End, 4096), Err(EINVAL));
+    }
+
+    #[test]
+    fn seek_never_overflows() {
+        use Whence::*;
+        for whence in [Set, Cur, End, Data, Hole] {
+            for (pos, offset) in [
+                (i64::MAX, i64::MAX),
+                (i64::MAX, 4097),
+                (1, i64::MAX),
+                (0, i64::MIN),
+                (i64::MAX, i64::MIN),
+                (4096, i64::MIN),
+            ] {
+                assert!(seek(pos, offset, whence, 4096).is_err());
+            }
+        }
+        assert_eq!(seek(0, i64::MIN, End, 4096), Err(EINVAL));
+        assert_eq!(seek(0, i64::MAX, End, 4096), Err(EINVAL));
+        assert_eq!(seek(0, 0, End, 1 << 30), Ok(1 << 30));
+    }
+
+    #[test]
+    fn seek_data_and_hole_answer_as_a_file_without_holes() {
+        use Whence::*;
+        assert_eq!(seek(9, 0, Data, 4096), Ok(0));
+        assert_eq!(seek(9, 4095, Data, 4096), Ok(4095));
+        assert_eq!(seek(9, 4096, Data, 4096), Err(ENXIO));
+        assert_eq!(seek(9, -1, Data, 4096), Err(ENXIO));
+        assert_eq!(seek(9, 0, Hole, 4096), Ok(4096));
+        assert_eq!(seek(9, 4095, Hole, 4096), Ok(4096));
+        assert_eq!(seek(9, 4096, Hole, 4096), Err(ENXIO));
+        assert_eq!(seek(9, i64::MIN, Hole, 4096), Err(ENXIO));
     }
 
     #[test]

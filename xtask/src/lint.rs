@@ -77,7 +77,7 @@ pub fn lint(paths: &Paths) -> Result<ExitCode> {
             .arg("--check")
             .arg("--config-path")
             .arg(&rustfmt_config)
-            .arg("module/mmap.rs"),
+            .arg("module/mydev.rs"),
     )?);
     let clippy = kernel::build_module_with(paths, &test_kernel, "lint", &["CLIPPY=1", "W=e"]);
     match clippy {

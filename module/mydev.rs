@@ -5,12 +5,16 @@
 //!
 //! - `read`/`write` (and `pread`/`pwrite`) copy at the file position and advance it; a read at or
 //!   past the end returns 0, a write there fails with `ENOSPC`, and one crossing the end is short.
-//! - `mmap` maps any page-aligned range inside the buffer, shared only and never executable
-//!   (see [`vma::mmap`]).
+//!   `readv`/`writev` follow the same rules.
+//! - `lseek` moves the position inside `0..=size` as for a regular file of that size
+//!   ([`range::seek`]).
+//! - `mmap` maps any page-aligned range inside the buffer, shared or private (copy-on-write),
+//!   never executable (see [`vma::mmap`]).
 //! - `ioctl`: [`uapi::MYDEV_IOC_GET_SIZE`] and [`uapi::MYDEV_IOC_CLEAR`]; anything else is
 //!   `ENOTTY`.
-//! - `lseek` fails with `ESPIPE`: the 7.3 misc-device abstraction has no `llseek` hook, so the VFS
-//!   marks the file unseekable; positional I/O goes through `pread`/`pwrite`.
+//!
+//! The file operations come from [`miscdev`], the module's own misc-device layer: 7.3's
+//! `kernel::miscdevice` has no `llseek`, `read` or `write` hook.
 //!
 //! The buffer is allocated at load, zeroed, and freed when the module is unloaded, which the
 //! kernel refuses while any file or mapping of the device exists (the file operations name this
@@ -18,21 +22,20 @@
 
 use kernel::{
     fs::{
-        file::flags::{
-            O_ACCMODE,
-            O_RDONLY, //
+        file::{
+            flags::{
+                O_ACCMODE,
+                O_RDONLY, //
+            },
+            Offset,
         },
         File,
-        Kiocb, //
+        Kiocb,
+        LocalFile, //
     },
     iov::{
         IovIterDest,
         IovIterSource, //
-    },
-    miscdevice::{
-        MiscDevice,
-        MiscDeviceOptions,
-        MiscDeviceRegistration, //
     },
     mm::virt::VmaNew,
     page::PAGE_SIZE,
@@ -52,11 +55,18 @@ use kernel::{
 };
 
 mod buffer;
+mod miscdev;
 mod range;
 pub mod uapi;
 mod vma;
 
 use buffer::Buffer;
+use miscdev::{
+    MiscDevice,
+    MiscDeviceOptions,
+    MiscDeviceRegistration,
+    Whence, //
+};
 
 module! {
     type: MydevModule,
@@ -138,6 +148,41 @@ impl MiscDevice for Mydev {
         Ok(module.buffer.clone())
     }
 
+    fn llseek(
+        buffer: ArcBorrow<'_, Buffer>,
+        _file: &LocalFile,
+        pos: Offset,
+        offset: Offset,
+        whence: Whence,
+    ) -> Result<Offset> {
+        range::seek(pos, offset, whence, buffer.size())
+    }
+
+    // `read` and `write` are inlined into the layer's trampolines: a 64-byte `pread` is a few
+    // hundred instructions in all, and a call with its `Result` returned through memory would add
+    // a tenth to what the module costs.
+    #[inline(always)]
+    fn read(
+        buffer: ArcBorrow<'_, Buffer>,
+        _file: &LocalFile,
+        buf: UserPtr,
+        count: usize,
+        pos: &mut Offset,
+    ) -> Result<usize> {
+        buffer.read_to_user(pos, buf, count)
+    }
+
+    #[inline(always)]
+    fn write(
+        buffer: ArcBorrow<'_, Buffer>,
+        _file: &LocalFile,
+        buf: UserPtr,
+        count: usize,
+        pos: &mut Offset,
+    ) -> Result<usize> {
+        buffer.write_from_user(pos, buf, count)
+    }
+
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
         let buffer = kiocb.file();
         let read = buffer.read_to(kiocb.ki_pos(), iov)?;
@@ -181,6 +226,7 @@ impl MiscDevice for Mydev {
 }
 
 /// Moves the file position `pos` forward by `count` bytes, which were just transferred.
+#[inline]
 fn advance(pos: &mut i64, count: usize) -> Result {
     let count = i64::try_from(count).map_err(|_| EOVERFLOW)?;
     *pos = pos.checked_add(count).ok_or(EOVERFLOW)?;
