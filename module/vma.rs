@@ -8,7 +8,8 @@
 //! touched again; nor does it wrap `vm_insert_pages()`. This file is the only place that reaches
 //! past the abstraction, and each raw access says why it is sound.
 //!
-//! Every page of the range is inserted at `mmap` time with `vm_insert_pages()`, 64 at a time, and
+//! Shared and private mappings are set up the same way; the core mm makes the difference (see
+//! [`mmap`]). Every page of the range is inserted at `mmap` time with `vm_insert_pages()`, 64 at a time, and
 //! the fault handler inserts again any page that leaves the page table later, with
 //! `vmf_insert_page_mkwrite()`. Both take their own reference on the page: a page stays alive
 //! while any page table maps it, whatever the module does.
@@ -20,10 +21,7 @@ use crate::{
 use kernel::{
     bindings,
     error::to_result,
-    mm::virt::{
-        flags,
-        VmaNew, //
-    },
+    mm::virt::VmaNew,
     page::{
         PAGE_SHIFT,
         PAGE_SIZE, //
@@ -42,9 +40,19 @@ const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
 
 /// Sets up a new mapping of `buffer`, called from the `mmap` file operation.
 ///
-/// - Private mappings are refused with `EINVAL`: a private copy of device memory silently
-///   detaches from every other user's view, which is never what a user of a shared buffer wants
-///   (`udmabuf` refuses them too).
+/// - Shared mappings (`MAP_SHARED`) map the buffer's pages themselves: every store is seen by
+///   every other mapping, `read` and process at once.
+/// - Private mappings (`MAP_PRIVATE`) are copy-on-write, as for a regular file. The same pages
+///   are inserted, but the core mm makes the page-table entries of a private mapping read-only
+///   (`vm_get_page_prot()` without `VM_SHARED`), so the first store to a page faults and
+///   `wp_page_copy()` gives the process its own anonymous copy; that page then no longer follows
+///   the buffer. Pages not yet copied show the buffer's current bytes. No store through a
+///   private mapping reaches the buffer: not the first store to a page (a write fault on a
+///   missing entry inserts the page read-only through [`fault`], and the retried store copies
+///   it), not after `MADV_DONTNEED` (the copy is dropped and the page comes back read-only), and
+///   not through `mprotect`, which never makes a private entry of a page that is not anonymous
+///   writable. As for files, a private mapping may be writable when the file was opened
+///   read-only.
 /// - Executable mappings are refused with `EPERM`, and `VM_MAYEXEC` is cleared so that
 ///   `mprotect(PROT_EXEC)` fails later (W^X: anyone who can open the device can write it).
 /// - The range must lie inside the buffer (`EINVAL` otherwise), compared in page units.
@@ -54,9 +62,6 @@ const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
 /// reference to the file for its whole life, so the pointer stored in `vm_private_data` stays
 /// valid for as long as `fault` can be called on this VMA.
 pub(crate) fn mmap(buffer: &Buffer, vma: &VmaNew) -> Result {
-    if vma.flags() & flags::MAYSHARE == 0 {
-        return Err(EINVAL);
-    }
     if vma.executable() {
         return Err(EPERM);
     }
@@ -137,7 +142,9 @@ unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t
         None => return bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t,
     };
     // SAFETY: `vmf` is valid (see above), and `page` is an order-0 page owned by the buffer;
-    // `vmf_insert_page_mkwrite` takes its own reference for the page-table entry. `false` keeps
-    // the usual write-fault handling of the core mm (the VMA is always shared).
+    // `vmf_insert_page_mkwrite` takes its own reference for the page-table entry. `false`
+    // inserts the entry with the VMA's own protection and keeps the core mm's write-fault
+    // handling: in a private mapping the entry is read-only, so a store (even the one that
+    // caused this fault) copies the page instead of writing the buffer.
     unsafe { bindings::vmf_insert_page_mkwrite(vmf, page.as_ptr(), false) }
 }

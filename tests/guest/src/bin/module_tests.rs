@@ -807,24 +807,240 @@ fn read_only_open_gets_read_only_mappings_only() -> TestResult {
     Ok(())
 }
 
-fn private_mappings_are_refused() -> TestResult {
-    let fd = rw()?;
-    expect_errno(
-        mmap(&fd, PAGE, RW, libc::MAP_PRIVATE, 0),
-        libc::EINVAL,
-        "MAP_PRIVATE rw",
-    )?;
-    expect_errno(
-        mmap(&fd, PAGE, libc::PROT_READ, libc::MAP_PRIVATE, 0),
-        libc::EINVAL,
-        "MAP_PRIVATE ro",
-    )?;
-    let ro = open_ro().map_err(|e| e.to_string())?;
-    expect_errno(
-        mmap(&ro, PAGE, libc::PROT_READ, libc::MAP_PRIVATE, 0),
-        libc::EINVAL,
-        "MAP_PRIVATE from O_RDONLY",
+/// A private read-write mapping of `pages` pages from page `pgoff`.
+fn map_private(fd: &std::os::fd::OwnedFd, pages: usize, pgoff: usize) -> Result<Map, String> {
+    mmap(
+        fd,
+        pages * PAGE,
+        RW,
+        libc::MAP_PRIVATE,
+        (pgoff * PAGE) as u64,
     )
+    .map_err(|e| format!("mmap MAP_PRIVATE: {e}"))
+}
+
+/// The bytes at `off` of the device, through `pread` on a fresh file.
+fn device_bytes(off: usize, n: usize) -> Result<Vec<u8>, String> {
+    let fd = open_ro().map_err(|e| e.to_string())?;
+    let mut b = vec![0u8; n];
+    check_eq!(
+        pread(&fd, &mut b, off as i64).map_err(|e| e.to_string())?,
+        n
+    );
+    Ok(b)
+}
+
+/// `madvise(MADV_DONTNEED)` over the whole of `m`.
+fn dontneed(m: &Map) -> Result<(), String> {
+    // SAFETY: advising on our own mapping.
+    let r = unsafe { libc::madvise(m.addr as *mut libc::c_void, m.len, libc::MADV_DONTNEED) };
+    check!(
+        r == 0,
+        "madvise(MADV_DONTNEED): {}",
+        std::io::Error::last_os_error()
+    );
+    Ok(())
+}
+
+fn private_mapping_reads_the_buffer_and_keeps_its_stores() -> TestResult {
+    let fd = rw()?;
+    pwrite(&fd, b"device bytes", 0).map_err(|e| e.to_string())?;
+    let m = map_private(&fd, 1, 0)?;
+    check_eq!(m.load_all(0, 12), b"device bytes".to_vec());
+    m.store_all(0, b"PRIVATE");
+    check_eq!(m.load_all(0, 12), b"PRIVATEbytes".to_vec());
+    check_eq!(device_bytes(0, 12)?, b"device bytes".to_vec());
+    // Read-only private mappings work too, for programs that map a file to read it.
+    let ro = mmap(&fd, PAGE, libc::PROT_READ, libc::MAP_PRIVATE, 0).map_err(|e| e.to_string())?;
+    check_eq!(ro.load_all(0, 12), b"device bytes".to_vec());
+    Ok(())
+}
+
+fn first_store_to_an_untouched_private_page_stays_private() -> TestResult {
+    with_module("size=16384", || {
+        let fd = rw()?;
+        clear(&fd)?;
+        let m = map_private(&fd, 4, 0)?;
+        // Page 0: a store with no load before it (the entry was inserted read-only at mmap).
+        m.store(10, 0xAA);
+        // Page 1: its entry removed first, so the store is a write fault on a missing entry.
+        let page1 = Map {
+            addr: m.addr + PAGE,
+            len: PAGE,
+        };
+        dontneed(&page1)?;
+        page1.forget();
+        m.store(PAGE + 10, 0xBB);
+        // Page 2: a whole page of stores, one after another.
+        m.store_all(2 * PAGE, &vec![0xCC; PAGE]);
+        check_eq!(m.load(10), 0xAA);
+        check_eq!(m.load(PAGE + 10), 0xBB);
+        check_eq!(m.load_all(2 * PAGE, PAGE), vec![0xCC; PAGE]);
+        check!(
+            device_bytes(0, 4 * PAGE)?.iter().all(|&b| b == 0),
+            "a store through a private mapping reached the device"
+        );
+        Ok(())
+    })
+}
+
+fn private_stores_after_madv_dontneed_stay_private() -> TestResult {
+    let fd = rw()?;
+    pwrite(&fd, b"original", 0).map_err(|e| e.to_string())?;
+    let m = map_private(&fd, 1, 0)?;
+    m.store_all(0, b"copy one");
+    dontneed(&m)?;
+    // The private copy is gone: the page shows the device again.
+    check_eq!(m.load_all(0, 8), b"original".to_vec());
+    m.store_all(0, b"copy two");
+    check_eq!(m.load_all(0, 8), b"copy two".to_vec());
+    dontneed(&m)?;
+    m.store(0, b'X');
+    check_eq!(m.load_all(0, 8), b"Xriginal".to_vec());
+    check_eq!(device_bytes(0, 8)?, b"original".to_vec());
+    Ok(())
+}
+
+fn private_writable_mappings_of_a_read_only_open_stay_private() -> TestResult {
+    let wfd = rw()?;
+    pwrite(&wfd, b"read-only file", 0).map_err(|e| e.to_string())?;
+    let fd = open_ro().map_err(|e| e.to_string())?;
+    // As for a regular file, a private mapping may be writable on a read-only open.
+    let m = map_private(&fd, 1, 0)?;
+    m.store_all(0, b"written!");
+    check_eq!(m.load_all(0, 14), b"written!y file".to_vec());
+    // And a read-only private mapping may be made writable later.
+    let r = mmap(&fd, PAGE, libc::PROT_READ, libc::MAP_PRIVATE, 0).map_err(|e| e.to_string())?;
+    // SAFETY: changing the protection of our own mapping.
+    let rc = unsafe { libc::mprotect(r.addr as *mut libc::c_void, PAGE, RW) };
+    check!(
+        rc == 0,
+        "mprotect to writable: {}",
+        std::io::Error::last_os_error()
+    );
+    r.store_all(0, b"mprotect");
+    check_eq!(r.load_all(0, 8), b"mprotect".to_vec());
+    check_eq!(device_bytes(0, 14)?, b"read-only file".to_vec());
+    // A shared writable mapping of the same open is still refused.
+    expect_errno(
+        mmap(&fd, PAGE, RW, libc::MAP_SHARED, 0),
+        libc::EACCES,
+        "shared rw on O_RDONLY",
+    )
+}
+
+fn private_mapping_sees_later_writes_until_it_copies_a_page() -> TestResult {
+    with_module("size=8192", || {
+        let fd = rw()?;
+        clear(&fd)?;
+        let m = map_private(&fd, 2, 0)?;
+        pwrite(&fd, b"live 0", 0).map_err(|e| e.to_string())?;
+        pwrite(&fd, b"live 1", PAGE as i64).map_err(|e| e.to_string())?;
+        check_eq!(m.load_all(0, 6), b"live 0".to_vec());
+        check_eq!(m.load_all(PAGE, 6), b"live 1".to_vec());
+        // Copy page 0 by storing into it: from then on it no longer follows the device.
+        m.store(100, 1);
+        pwrite(&fd, b"late 0", 0).map_err(|e| e.to_string())?;
+        pwrite(&fd, b"late 1", PAGE as i64).map_err(|e| e.to_string())?;
+        check_eq!(m.load_all(0, 6), b"live 0".to_vec());
+        check_eq!(m.load_all(PAGE, 6), b"late 1".to_vec());
+        Ok(())
+    })
+}
+
+fn fork_keeps_each_processs_private_copies_apart() -> TestResult {
+    let fd = rw()?;
+    pwrite(&fd, b"device", 0).map_err(|e| e.to_string())?;
+    let m = map_private(&fd, 1, 0)?;
+    m.store_all(0, b"parent");
+    let addr = m.addr;
+    in_child(|| {
+        let view = Map { addr, len: PAGE };
+        check_eq!(view.load_all(0, 6), b"parent".to_vec());
+        view.store_all(0, b"child!");
+        check_eq!(view.load_all(0, 6), b"child!".to_vec());
+        view.forget();
+        Ok(())
+    })?;
+    check_eq!(m.load_all(0, 6), b"parent".to_vec());
+    check_eq!(device_bytes(0, 6)?, b"device".to_vec());
+    // A child that stores into a page the parent never copied does not change it either.
+    let fresh = map_private(&fd, 1, 0)?;
+    let faddr = fresh.addr;
+    in_child(|| {
+        let view = Map {
+            addr: faddr,
+            len: PAGE,
+        };
+        view.store_all(0, b"CHILD");
+        view.forget();
+        Ok(())
+    })?;
+    check_eq!(fresh.load_all(0, 6), b"device".to_vec());
+    check_eq!(device_bytes(0, 6)?, b"device".to_vec());
+    Ok(())
+}
+
+fn private_and_shared_mappings_of_one_page_side_by_side() -> TestResult {
+    let fd = rw()?;
+    clear(&fd)?;
+    let shared = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
+    let private = map_private(&fd, 1, 0)?;
+    shared.store_all(0, b"shared store");
+    check_eq!(private.load_all(0, 12), b"shared store".to_vec());
+    private.store_all(0, b"PRIVATE");
+    check_eq!(shared.load_all(0, 12), b"shared store".to_vec());
+    check_eq!(private.load_all(0, 12), b"PRIVATEstore".to_vec());
+    shared.store_all(0, b"later");
+    check_eq!(private.load_all(0, 7), b"PRIVATE".to_vec());
+    check_eq!(device_bytes(0, 12)?, b"laterd store".to_vec());
+    Ok(())
+}
+
+fn private_mappings_follow_the_range_rules() -> TestResult {
+    with_module("size=16384", || {
+        let fd = rw()?;
+        for p in 0..4 {
+            pwrite(&fd, &[b'A' + p as u8], (p * PAGE) as i64).map_err(|e| e.to_string())?;
+        }
+        let m = map_private(&fd, 2, 2)?;
+        check_eq!(m.load(0), b'C');
+        check_eq!(m.load(PAGE), b'D');
+        expect_errno(
+            mmap(&fd, 2 * PAGE, RW, libc::MAP_PRIVATE, 3 * PAGE as u64),
+            libc::EINVAL,
+            "private range past the end",
+        )?;
+        expect_errno(
+            mmap(&fd, PAGE, RW, libc::MAP_PRIVATE, 4 * PAGE as u64),
+            libc::EINVAL,
+            "private range at the end",
+        )?;
+        expect_errno(
+            mmap(
+                &fd,
+                PAGE,
+                libc::PROT_READ | libc::PROT_EXEC,
+                libc::MAP_PRIVATE,
+                0,
+            ),
+            libc::EPERM,
+            "private PROT_EXEC",
+        )?;
+        // SAFETY: changing the protection of our own mapping.
+        let r = unsafe {
+            libc::mprotect(
+                m.addr as *mut libc::c_void,
+                PAGE,
+                libc::PROT_READ | libc::PROT_EXEC,
+            )
+        };
+        check!(
+            r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EACCES),
+            "mprotect PROT_EXEC on a private mapping: {r}"
+        );
+        Ok(())
+    })
 }
 
 fn executable_mappings_are_refused_now_and_later() -> TestResult {
@@ -1084,7 +1300,14 @@ fn main() -> ExitCode {
         long_mappings_map_every_page_to_its_own_offset,
         ranges_outside_the_buffer_are_einval,
         read_only_open_gets_read_only_mappings_only,
-        private_mappings_are_refused,
+        private_mapping_reads_the_buffer_and_keeps_its_stores,
+        first_store_to_an_untouched_private_page_stays_private,
+        private_stores_after_madv_dontneed_stay_private,
+        private_writable_mappings_of_a_read_only_open_stay_private,
+        private_mapping_sees_later_writes_until_it_copies_a_page,
+        fork_keeps_each_processs_private_copies_apart,
+        private_and_shared_mappings_of_one_page_side_by_side,
+        private_mappings_follow_the_range_rules,
         executable_mappings_are_refused_now_and_later,
         mremap_cannot_grow_but_shrinks_and_moves,
         munmap_of_a_middle_page_keeps_the_rest_in_place,
