@@ -3,13 +3,15 @@
 //! A model-based fuzzer for `/dev/mydev`.
 //!
 //! It drives the device with random operations (opens in every mode, closes, `read`, `write`,
-//! `pread`, `pwrite`, `lseek`, `mmap` with random and absurd ranges, protections and flags,
-//! loads and stores through live mappings, whole and partial `munmap`, `mremap`, `mprotect`,
-//! `madvise`, `fork` with the child storing through inherited mappings, and ioctls, valid and
-//! not, with bad pointers), and after each one compares the device with an in-process model of
-//! the buffer: the return value or errno, and the bytes visible through `pread` and through every
-//! live mapping in the range the operation touched (all bytes, every 512 operations and at the
-//! end). On a mismatch it prints the seed and a shortest sequence of operations that still
+//! `pread`, `pwrite`, `lseek` with every `whence` and absurd offsets, `mmap` shared and private
+//! with random and absurd ranges, protections and flags, loads and stores through live mappings,
+//! whole and partial `munmap`, `mremap`, `mprotect`, `madvise`, `fork` with the child storing
+//! through inherited mappings, and ioctls, valid and not, with bad pointers), and after each one
+//! compares the device with an in-process model: the buffer, each file's position, and each
+//! private mapping's copied pages. It checks the return value or errno, and the bytes visible
+//! through `pread` and through every live mapping in the range the operation touched (all bytes,
+//! every 512 operations and at the end): a private mapping must show its own copy of each page
+//! it stored into, and the buffer's bytes elsewhere. On a mismatch it prints the seed and a shortest sequence of operations that still
 //! reproduces it (removing operations one at a time while the mismatch stays).
 //!
 //! `fuzz [--seed N] [--ops N] [--seconds N]`; defaults from `MYDEV_FUZZ_SEED`, `MYDEV_FUZZ_OPS`
@@ -19,7 +21,7 @@
 use guest_tests::Rng;
 use guest_tests::sys::{self, PAGE};
 use mydev::uapi::{MYDEV_IOC_CLEAR, MYDEV_IOC_GET_SIZE};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
@@ -32,6 +34,8 @@ const SIZE: usize = NPAGES * PAGE;
 const MAX_FDS: usize = 6;
 const MAX_MAPS: usize = 8;
 const FULL_CHECK_EVERY: usize = 512;
+const SEEK_DATA: i32 = 3;
+const SEEK_HOLE: i32 = 4;
 
 /// Bytes derived from a seed, for writes and stores.
 fn data(seed: u64, len: usize) -> Vec<u8> {
@@ -57,7 +61,7 @@ enum Op {
     Write(usize, usize, u64),
     Pread(usize, i64, usize),
     Pwrite(usize, i64, usize, u64),
-    Lseek(usize, i32),
+    Lseek(usize, i64, i32),
     Mmap {
         fd: usize,
         off: u64,
@@ -109,7 +113,21 @@ fn gen_op(r: &mut Rng) -> Op {
         34..=41 => Op::Pwrite(fd, off, len, r.next_u64()),
         42..=43 => Op::Lseek(
             fd,
-            [libc::SEEK_SET, libc::SEEK_CUR, libc::SEEK_END][r.below(3)],
+            match r.below(8) {
+                0 => -(r.below(SIZE + 2) as i64),
+                1 => [i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1][r.below(4)],
+                2 => SIZE as i64,
+                _ => r.below(SIZE + 2) as i64,
+            },
+            [
+                libc::SEEK_SET,
+                libc::SEEK_CUR,
+                libc::SEEK_END,
+                SEEK_DATA,
+                SEEK_HOLE,
+                5,
+                -1,
+            ][r.below(7)],
         ),
         44..=53 => {
             let off = match r.below(8) {
@@ -129,7 +147,7 @@ fn gen_op(r: &mut Rng) -> Op {
                 off,
                 pages,
                 prot,
-                private: r.chance(10),
+                private: r.chance(40),
             }
         }
         54..=65 => Op::Load(map, r.below(SIZE)),
@@ -187,13 +205,21 @@ impl Fd {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Mapping {
     addr: usize,
     pages: usize,
     pgoff: usize,
     prot: i32,
     may_write: bool,
+    private: bool,
+    /// A private mapping's own copies of the buffer pages it stored into, by buffer page.
+    copies: BTreeMap<usize, Vec<u8>>,
+    /// Buffer pages whose page-table entries `MADV_DONTNEED` removed and that nothing has
+    /// touched since. Checks do not read them, so that the next load or store through the
+    /// mapping is the one that faults them back (a store to a private page with no entry must
+    /// still copy it).
+    dropped: BTreeSet<usize>,
 }
 
 impl Mapping {
@@ -206,6 +232,20 @@ impl Mapping {
     fn writable(&self) -> bool {
         self.prot & libc::PROT_WRITE != 0
     }
+    /// The byte this mapping shows at buffer offset `off`: its copy of the page, if it made one,
+    /// else the buffer's.
+    fn shows(&self, model: &[u8], off: usize) -> u8 {
+        match self.copies.get(&(off / PAGE)) {
+            Some(copy) => copy[off % PAGE],
+            None => model[off],
+        }
+    }
+    /// Keeps only what it knows of buffer pages `first..first + pages`.
+    fn keep_pages(&mut self, first: usize, pages: usize) {
+        let inside = |p: usize| p >= first && p < first + pages;
+        self.copies.retain(|&p, _| inside(p));
+        self.dropped.retain(|&p| inside(p));
+    }
 }
 
 /// The device, the model, and what has been seen.
@@ -217,6 +257,9 @@ struct World {
     error_paths: BTreeSet<(&'static str, i32)>,
     forks: usize,
     bytes_checked: u64,
+    seeks: u64,
+    private_maps: u64,
+    private_copies: u64,
 }
 
 fn errno_of(r: &io::Result<impl Sized>) -> Option<i32> {
@@ -253,6 +296,9 @@ impl World {
             error_paths: BTreeSet::new(),
             forks: 0,
             bytes_checked: 0,
+            seeks: 0,
+            private_maps: 0,
+            private_copies: 0,
         })
     }
 
@@ -294,12 +340,17 @@ impl World {
         for m in self.maps.iter().filter(|m| m.readable()) {
             let (m_start, m_end) = (m.pgoff * PAGE, m.pgoff * PAGE + m.len());
             for off in start.max(m_start)..end.min(m_end) {
+                if m.dropped.contains(&(off / PAGE)) {
+                    continue;
+                }
                 // SAFETY: `off` lies in the live, readable mapping `m`.
                 let got = unsafe { ((m.addr + off - m_start) as *const u8).read_volatile() };
-                if got != self.model[off] {
+                let want = m.shows(&self.model, off);
+                if got != want {
                     return Err(format!(
-                        "mapping at {:#x} shows {got:#x} at buffer offset {off}, model {:#x}",
-                        m.addr, self.model[off]
+                        "{} mapping at {:#x} shows {got:#x} at buffer offset {off}, model {want:#x}",
+                        if m.private { "private" } else { "shared" },
+                        m.addr,
                     ));
                 }
                 self.bytes_checked += 1;
@@ -320,8 +371,8 @@ impl World {
         off: usize,
         allows: fn(&Mapping) -> bool,
     ) -> Option<(Mapping, usize)> {
-        let m = self.maps[self.map(i)?];
-        allows(&m).then(|| (m, off % m.len()))
+        let m = &self.maps[self.map(i)?];
+        allows(m).then(|| (m.clone(), off % m.len()))
     }
 
     fn map(&self, i: usize) -> Option<usize> {
@@ -452,13 +503,29 @@ impl World {
                 }
                 Ok((0, 0))
             }
-            Op::Lseek(i, whence) => {
+            Op::Lseek(i, off, whence) => {
                 let Some(i) = self.fd(i) else {
                     return Ok((0, 0));
                 };
-                let r = sys::lseek(&self.fds[i].fd, 0, whence);
+                let r = sys::lseek(&self.fds[i].fd, off, whence);
                 self.note("lseek", &r);
-                expect("lseek", &r, Err(libc::ESPIPE))?;
+                let (pos, end) = (self.fds[i].pos as i64, SIZE as i64);
+                let inside = |p: i64| (0..end).contains(&p);
+                let want = match whence {
+                    libc::SEEK_SET => Ok(Some(off)),
+                    libc::SEEK_CUR => Ok(pos.checked_add(off)),
+                    libc::SEEK_END => Ok(end.checked_add(off)),
+                    SEEK_DATA if inside(off) => Ok(Some(off)),
+                    SEEK_HOLE if inside(off) => Ok(Some(end)),
+                    SEEK_DATA | SEEK_HOLE => Err(libc::ENXIO),
+                    _ => Err(libc::EINVAL),
+                }
+                .and_then(|new| new.filter(|p| (0..=end).contains(p)).ok_or(libc::EINVAL));
+                expect(&format!("lseek({off}, {whence}) at {pos}"), &r, want)?;
+                if let Ok(new) = r {
+                    self.fds[i].pos = new as usize;
+                    self.seeks += 1;
+                }
                 Ok((0, 0))
             }
             Op::Mmap {
@@ -493,10 +560,8 @@ impl World {
                     Err(libc::EOVERFLOW)
                 } else if (!private && prot & libc::PROT_WRITE != 0 && !writable) || !readable {
                     // The VFS: a writable shared mapping needs a writable file, and every file
-                    // mapping a readable one.
+                    // mapping a readable one (a private one may be writable on any open).
                     Err(libc::EACCES)
-                } else if private {
-                    Err(libc::EINVAL)
                 } else if prot & libc::PROT_EXEC != 0 {
                     Err(libc::EPERM)
                 } else if pgoff >= NPAGES as u64 || pages as u64 > NPAGES as u64 - pgoff {
@@ -506,7 +571,8 @@ impl World {
                 };
                 let r = sys::mmap(&self.fds[i].fd, len, prot, flags, off);
                 self.note("mmap", &r);
-                let may_write = writable;
+                // A private mapping may always become writable (its stores stay private).
+                let may_write = writable || private;
                 match (r, want) {
                     (Ok(m), Ok(())) => {
                         let addr = m.addr;
@@ -517,7 +583,11 @@ impl World {
                             pgoff: pgoff as usize,
                             prot,
                             may_write,
+                            private,
+                            copies: BTreeMap::new(),
+                            dropped: BTreeSet::new(),
                         });
+                        self.private_maps += u64::from(private);
                         Ok((pgoff as usize * PAGE, pgoff as usize * PAGE + len))
                     }
                     (Err(e), Err(w)) if e.raw_os_error() == Some(w) => Ok((0, 0)),
@@ -542,7 +612,10 @@ impl World {
                 };
                 // SAFETY: `off < len` of the live, readable mapping.
                 let got = unsafe { ((m.addr + off) as *const u8).read_volatile() };
-                let want = self.model[m.pgoff * PAGE + off];
+                let want = m.shows(&self.model, m.pgoff * PAGE + off);
+                if let Some(i) = self.map(i) {
+                    self.maps[i].dropped.remove(&(m.pgoff + off / PAGE));
+                }
                 if got != want {
                     return Err(format!(
                         "load at mapping offset {off} (buffer {}): {got:#x}, model {want:#x}",
@@ -555,17 +628,34 @@ impl World {
                 let Some((m, off)) = self.live_map(i, off, Mapping::writable) else {
                     return Ok((0, 0));
                 };
-                // SAFETY: `off < len` of the live, writable shared mapping.
+                // SAFETY: `off < len` of the live, writable mapping.
                 unsafe { ((m.addr + off) as *mut u8).write_volatile(b) };
                 let at = m.pgoff * PAGE + off;
-                self.model[at] = b;
+                if let Some(i) = self.map(i) {
+                    self.maps[i].dropped.remove(&(at / PAGE));
+                }
+                if m.private {
+                    // The first store to a page copies it; the buffer does not change.
+                    let page = at / PAGE;
+                    let i = self.map(i).ok_or("no mapping")?;
+                    let model = &self.model;
+                    let mut copied = false;
+                    let copy = self.maps[i].copies.entry(page).or_insert_with(|| {
+                        copied = true;
+                        model[page * PAGE..(page + 1) * PAGE].to_vec()
+                    });
+                    copy[at % PAGE] = b;
+                    self.private_copies += u64::from(copied);
+                } else {
+                    self.model[at] = b;
+                }
                 Ok((at, at + 1))
             }
             Op::Munmap(i, first, n) => {
                 let Some(i) = self.map(i) else {
                     return Ok((0, 0));
                 };
-                let m = self.maps[i];
+                let m = self.maps[i].clone();
                 let first = first % m.pages;
                 let n = n.min(m.pages - first);
                 // SAFETY: unmapping pages of our own mapping `m`.
@@ -576,16 +666,23 @@ impl World {
                 }
                 self.maps.remove(i);
                 if first > 0 {
-                    self.maps.push(Mapping { pages: first, ..m });
+                    let mut head = Mapping {
+                        pages: first,
+                        ..m.clone()
+                    };
+                    head.keep_pages(m.pgoff, first);
+                    self.maps.push(head);
                 }
                 if first + n < m.pages {
                     let rest = first + n;
-                    self.maps.push(Mapping {
+                    let mut tail = Mapping {
                         addr: m.addr + rest * PAGE,
                         pages: m.pages - rest,
                         pgoff: m.pgoff + rest,
                         ..m
-                    });
+                    };
+                    tail.keep_pages(tail.pgoff, tail.pages);
+                    self.maps.push(tail);
                 }
                 Ok((0, 0))
             }
@@ -593,7 +690,7 @@ impl World {
                 let Some(i) = self.map(i) else {
                     return Ok((0, 0));
                 };
-                let m = self.maps[i];
+                let m = self.maps[i].clone();
                 // SAFETY: asking to grow our own mapping; on failure nothing changes.
                 let p = unsafe {
                     libc::mremap(
@@ -621,7 +718,7 @@ impl World {
                 let Some(i) = self.map(i) else {
                     return Ok((0, 0));
                 };
-                let m = self.maps[i];
+                let m = self.maps[i].clone();
                 let pages = pages.min(m.pages);
                 // SAFETY: shrinking our own mapping in place.
                 let p =
@@ -630,13 +727,14 @@ impl World {
                     return Err(format!("mremap shrink: {}", io::Error::last_os_error()));
                 }
                 self.maps[i].pages = pages;
+                self.maps[i].keep_pages(m.pgoff, pages);
                 Ok((0, 0))
             }
             Op::Mprotect(i, prot) => {
                 let Some(i) = self.map(i) else {
                     return Ok((0, 0));
                 };
-                let m = self.maps[i];
+                let m = self.maps[i].clone();
                 // SAFETY: changing the protection of our own mapping.
                 let rc = unsafe { libc::mprotect(m.addr as *mut libc::c_void, m.len(), prot) };
                 let r = if rc == 0 {
@@ -662,8 +760,9 @@ impl World {
                 let Some(i) = self.map(i) else {
                     return Ok((0, 0));
                 };
-                let m = self.maps[i];
-                // SAFETY: advising on our own mapping; shared pages come back through the fault.
+                let m = self.maps[i].clone();
+                // SAFETY: advising on our own mapping; pages come back through the fault handler,
+                // and a private mapping's copies are dropped (its pages show the buffer again).
                 let rc = unsafe {
                     libc::madvise(m.addr as *mut libc::c_void, m.len(), libc::MADV_DONTNEED)
                 };
@@ -673,6 +772,8 @@ impl World {
                         io::Error::last_os_error()
                     ));
                 }
+                self.maps[i].copies.clear();
+                self.maps[i].dropped = (m.pgoff..m.pgoff + m.pages).collect();
                 Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
             }
             Op::Fork(i, off, len, seed) => {
@@ -690,7 +791,7 @@ impl World {
                 if pid == 0 {
                     let mut ok = true;
                     for (k, b) in bytes.iter().enumerate() {
-                        // SAFETY: inside the inherited, writable shared mapping.
+                        // SAFETY: inside the inherited, writable mapping.
                         unsafe { ((m.addr + off + k) as *mut u8).write_volatile(*b) };
                     }
                     for (k, b) in bytes.iter().enumerate() {
@@ -710,7 +811,11 @@ impl World {
                     ));
                 }
                 let at = m.pgoff * PAGE + off;
-                self.model[at..at + len].copy_from_slice(&bytes);
+                // The child's stores through a private mapping went to its own copies: neither
+                // the buffer nor this process's view changed.
+                if !m.private {
+                    self.model[at..at + len].copy_from_slice(&bytes);
+                }
                 Ok((at, at + len))
             }
             Op::Ioctl(i, kind) => {
@@ -829,7 +934,7 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
     }
     w.teardown();
     let figures = format!(
-        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} bytes checked, {} mismatches",
+        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {} bytes checked, {} mismatches",
         start.elapsed().as_secs_f64(),
         w.error_paths.len(),
         w.error_paths
@@ -838,6 +943,9 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
             .collect::<Vec<_>>()
             .join(" "),
         w.forks,
+        w.seeks,
+        w.private_maps,
+        w.private_copies,
         w.bytes_checked,
         u8::from(mismatch.is_some()),
     );
@@ -874,6 +982,7 @@ fn errno_name(e: i32) -> &'static str {
         libc::EOVERFLOW => "EOVERFLOW",
         libc::EFAULT => "EFAULT",
         libc::ENOTTY => "ENOTTY",
+        libc::ENXIO => "ENXIO",
         _ => "other",
     }
 }
