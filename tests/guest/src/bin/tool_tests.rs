@@ -362,6 +362,51 @@ fn udev_rule_gives_group_members_access_and_others_eacces() -> TestResult {
     result
 }
 
+/// The device's bytes at `off`, through `pread`.
+fn device_bytes(off: i64, n: usize) -> Result<Vec<u8>, String> {
+    let fd = open_ro().map_err(|e| e.to_string())?;
+    let mut b = vec![0u8; n];
+    check_eq!(pread(&fd, &mut b, off).map_err(|e| e.to_string())?, n);
+    Ok(b)
+}
+
+fn dd_seek_and_skip_go_to_offsets_of_the_device() -> TestResult {
+    reset()?;
+    // Output seek: the C module's users wrote at an offset this way.
+    let (st, _, err) = sh("printf abc | dd of=/dev/mydev bs=1 seek=3 conv=notrunc 2>&1");
+    check!(st == 0, "dd seek=3: {err}");
+    check_eq!(device_bytes(0, 8)?, b"\0\0\0abc\0\0".to_vec());
+    let (st, _, err) = sh("printf XY | dd of=/dev/mydev bs=512 seek=2 conv=notrunc 2>&1");
+    check!(st == 0, "dd bs=512 seek=2: {err}");
+    check_eq!(device_bytes(1024, 2)?, b"XY".to_vec());
+    // Input skip.
+    let (st, out, err) = sh("dd if=/dev/mydev bs=1 skip=3 count=3 2>/dev/null");
+    check!(st == 0, "dd skip=3: {err}");
+    check_eq!(out, b"abc".to_vec());
+    let (st, out, err) = sh("dd if=/dev/mydev bs=512 skip=2 count=1 2>/dev/null");
+    check!(st == 0, "dd bs=512 skip=2: {err}");
+    check_eq!(out.len(), 512);
+    check_eq!(out[..2].to_vec(), b"XY".to_vec());
+    // A seek past the end of the buffer fails instead of writing somewhere else.
+    let (st, _, _) = sh("printf z | dd of=/dev/mydev bs=1 seek=1000000 conv=notrunc 2>/dev/null");
+    check!(st != 0, "dd seek past the end succeeded");
+    Ok(())
+}
+
+fn tail_c_prints_the_last_bytes() -> TestResult {
+    reset()?;
+    let fd = open_rw().map_err(|e| e.to_string())?;
+    let n = device_size()? as i64;
+    pwrite(&fd, b"the end", n - 7).map_err(|e| e.to_string())?;
+    let (st, out, err) = sh("tail -c 7 /dev/mydev");
+    check!(st == 0, "tail -c 7: {err}");
+    check_eq!(out, b"the end".to_vec());
+    let (st, out, err) = sh("tail -c 3 /dev/mydev");
+    check!(st == 0, "tail -c 3: {err}");
+    check_eq!(out, b"end".to_vec());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     guest_tests::main(guest_tests::tests![
         original_walkthrough_output,
@@ -383,5 +428,7 @@ fn main() -> ExitCode {
         module_not_loaded_is_reported_with_advice,
         c_example_uses_read_write_mmap_and_ioctls,
         udev_rule_gives_group_members_access_and_others_eacces,
+        dd_seek_and_skip_go_to_offsets_of_the_device,
+        tail_c_prints_the_last_bytes,
     ])
 }
