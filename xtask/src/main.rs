@@ -117,6 +117,11 @@ pub struct TestOpts {
     /// mmap/munmap cycles of the mapping test.
     #[arg(long, value_name = "N", default_value = "10000")]
     map_cycles: u64,
+    /// Run only this in-guest suite on the test kernel (repeatable: module-tests,
+    /// library-tests, tool-tests, fuzz, stress), with KUnit and the kmemleak scan, and nothing
+    /// else (no host tests, install checks or self-tests): the quick loop.
+    #[arg(long, value_name = "NAME")]
+    suite: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

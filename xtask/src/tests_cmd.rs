@@ -2,7 +2,7 @@
 
 //! `cargo xtask test`: every test the project has, counted into one closing line.
 
-use crate::guest::{self, GuestSpec, Job};
+use crate::guest::{self, GuestRun, GuestSpec, Job};
 use crate::ktap::{self, Outcome};
 use crate::paths::Paths;
 use crate::tally::{Tally, libtest_counts};
@@ -100,7 +100,9 @@ pub fn split_suites(output: &str) -> Vec<(String, String)> {
 
 pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     let opts = &test_opts.guest;
-    let selftests = !test_opts.no_selftest;
+    // `--suite`: only the named in-guest suites, for a quick loop.
+    let only = !test_opts.suite.is_empty();
+    let selftests = !test_opts.no_selftest && !only;
     let start = Instant::now();
     let mut tally = Tally::default();
     let source = setup::setup(paths)?;
@@ -124,29 +126,46 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     let cref = kernel::build_cref(paths, &minimal)?;
     let tools = tools::build(paths)?;
 
-    host_tests(paths, &mut tally)?;
-    install::run(paths, &minimal, &mut tally);
-
     // The in-guest suites and KUnit, in one boot of the test kernel.
-    let names: Vec<String> = tools.suites.iter().map(|(n, _)| n.clone()).collect();
-    let spec = GuestSpec {
-        label: "test",
-        kernel: &k,
-        module: &module,
-        tools: &tools,
-        params: &opts.params,
-        files: &[],
-        extra_modules: &[],
-        job: Job::Script(suites_script(&names, &suite_env(test_opts, &k))),
-        timeout: Some(Duration::from_secs(opts.timeout)),
-        accel: opts.accel,
-        memory_mib: opts.memory.max(2048),
-        cpus: opts.cpus,
-        stream: true,
-        qemu_extra: &[],
-    };
-    // The minimal kernel's boots run in a thread beside the test kernel's guest.
-    let (run, side) = std::thread::scope(|scope| {
+    let names = selected_suites(
+        tools.suites.iter().map(|(n, _)| n.clone()).collect(),
+        &test_opts.suite,
+    )?;
+    if only {
+        eprintln!(
+            "==> [host] skipped: only the suites {} (--suite)",
+            names.join(", ")
+        );
+    } else {
+        host_tests(paths, &mut tally)?;
+        install::run(paths, &minimal, &mut tally);
+    }
+    // Two guests of the test kernel side by side: the fuzzer (the longest suite, one busy vCPU)
+    // in one, every other suite in the other; the self-tests beside them.
+    let env = suite_env(test_opts, &k);
+    let groups = guest_groups(&names);
+    let specs: Vec<GuestSpec<'_>> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (label, group))| GuestSpec {
+            label,
+            kernel: &k,
+            module: &module,
+            tools: &tools,
+            params: &opts.params,
+            files: &[],
+            extra_modules: &[],
+            job: Job::Script(suites_script(group, &env)),
+            timeout: Some(Duration::from_secs(opts.timeout)),
+            accel: opts.accel,
+            memory_mib: opts.memory.max(2048),
+            cpus: opts.cpus,
+            // One guest's output streams as it arrives; the others' is in their logs.
+            stream: i == 0,
+            qemu_extra: &[],
+        })
+        .collect();
+    let (runs, side) = std::thread::scope(|scope| {
         let side = scope.spawn(|| -> Result<Tally> {
             let mut side = Tally::default();
             if selftests {
@@ -162,43 +181,75 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             }
             Ok(side)
         });
-        let run = guest::run(paths, &spec);
+        let guests: Vec<_> = specs
+            .iter()
+            .map(|spec| scope.spawn(move || guest::run(paths, spec)))
+            .collect();
+        let runs: Vec<Result<GuestRun>> = guests
+            .into_iter()
+            .map(|g| {
+                g.join()
+                    .map_err(|_| anyhow::anyhow!("a guest thread panicked"))?
+            })
+            .collect();
         let side = side
             .join()
             .map_err(|_| anyhow::anyhow!("the self-test thread panicked"));
-        (run, side)
+        (runs, side)
     });
-    let run = run?;
+    let runs = runs.into_iter().collect::<Result<Vec<GuestRun>>>()?;
     let side = side??;
     let before = (tally.passed, tally.failed, tally.skipped);
-    let suites = split_suites(&run.output);
-    for name in &names {
-        match suites.iter().find(|(n, _)| n == name) {
-            None => tally.failure(name, "the suite never started (no output)"),
-            Some((_, text)) => {
-                let doc = ktap::parse(text);
-                for r in &doc.results {
-                    tally.result(name, r);
-                }
-                for e in &doc.errors {
-                    tally.failure(name, e);
+    let mut kunit_results = Vec::new();
+    let mut kunit_runs = 0;
+    for ((label, group), run) in groups.iter().zip(&runs) {
+        if !run.output.is_empty() && !std::ptr::eq(run, &runs[0]) {
+            eprintln!("    [guest] output of the {label} guest:");
+            eprint!("{}", run.output);
+        }
+        let suites = split_suites(&run.output);
+        for name in group {
+            match suites.iter().find(|(n, _)| n == name) {
+                None => tally.failure(name, "the suite never started (no output)"),
+                Some((_, text)) => {
+                    let doc = ktap::parse(text);
+                    for r in &doc.results {
+                        tally.result(name, r);
+                    }
+                    for e in &doc.errors {
+                        tally.failure(name, e);
+                    }
                 }
             }
         }
-    }
-    let kunit_docs = ktap::kunit_documents(&run.console);
-    if kunit_docs.is_empty() {
-        tally.failure(
-            "kunit",
-            "no KUnit results in the kernel log (is CONFIG_KUNIT on in the test kernel?)",
-        );
-    }
-    let mut kunit_results = Vec::new();
-    for d in &kunit_docs {
-        let doc = ktap::parse(d);
-        kunit_results.extend(doc.results);
-        for e in &doc.errors {
-            tally.failure("kunit", e);
+        let kunit_docs = ktap::kunit_documents(&run.console);
+        if kunit_docs.is_empty() {
+            tally.failure(
+                "kunit",
+                &format!(
+                    "no KUnit results in the {label} guest's kernel log (is CONFIG_KUNIT on in the test kernel?)"
+                ),
+            );
+        }
+        kunit_runs += kunit_docs.len();
+        for d in &kunit_docs {
+            let doc = ktap::parse(d);
+            kunit_results.extend(doc.results);
+            for e in &doc.errors {
+                tally.failure("kunit", e);
+            }
+        }
+        let leaks = format!("no_leaks_after_the_{}_guest", label.replace('-', "_"));
+        match kmemleak_report(&run.output) {
+            Some(r) if r.is_empty() => tally.result("kmemleak", &ok(&leaks)),
+            Some(r) => tally.failure("kmemleak", &format!("{label} guest: kmemleak reports leaks:\n{r}")),
+            None => tally.failure(
+                "kmemleak",
+                &format!("{label} guest: no kmemleak report (is CONFIG_DEBUG_KMEMLEAK on and debugfs mounted?)"),
+            ),
+        }
+        for p in run.problems() {
+            tally.failure("guest", &format!("{label}: {p}"));
         }
     }
     // The kernel's own KUnit suites also run at boot: only a failure of theirs counts.
@@ -207,23 +258,12 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             tally.result("kunit", &r);
         }
     }
-    match kmemleak_report(&run.output) {
-        Some(r) if r.is_empty() => tally.result("kmemleak", &ok("no_leaks_after_the_suites")),
-        Some(r) => tally.failure("kmemleak", &format!("kmemleak reports leaks:\n{r}")),
-        None => tally.failure(
-            "kmemleak",
-            "no kmemleak report (is CONFIG_DEBUG_KMEMLEAK on and debugfs mounted?)",
-        ),
-    }
-    for p in run.problems() {
-        tally.failure("guest", &p);
-    }
     eprintln!(
-        "    [guest] {} passed, {} failed, {} skipped (KUnit: {} runs in the kernel log)",
+        "    [guest] {} passed, {} failed, {} skipped (KUnit: {} runs in the kernel logs)",
         tally.passed - before.0,
         tally.failed - before.1,
         tally.skipped - before.2,
-        kunit_docs.len()
+        kunit_runs
     );
 
     if selftests {
@@ -231,6 +271,8 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             "    [selftest] {} passed, {} failed (self-tests and scenarios on the minimal kernel)",
             side.passed, side.failed
         );
+    } else if only {
+        eprintln!("==> [selftest] skipped (--suite)");
     } else {
         eprintln!("==> [selftest] skipped (--no-selftest)");
     }
@@ -243,10 +285,14 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             eprintln!("  {f}");
         }
     }
+    let logs: Vec<String> = runs
+        .iter()
+        .map(|r| r.console_log.display().to_string())
+        .collect();
     eprintln!(
-        "test: finished in {}; guest console log: {}",
+        "test: finished in {}; guest console logs: {}",
         fmt_duration(start.elapsed()),
-        run.console_log.display()
+        logs.join(" ")
     );
     println!("{}", tally.line());
     Ok(if tally.failed == 0 {
@@ -254,6 +300,28 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The test-kernel guests and their suites: the fuzzer alone in `test-fuzz`, the others in
+/// `test` (a group with no suite gets no guest).
+fn guest_groups(names: &[String]) -> Vec<(&'static str, Vec<String>)> {
+    let (fuzz, rest): (Vec<String>, Vec<String>) = names.iter().cloned().partition(|n| n == "fuzz");
+    [("test", rest), ("test-fuzz", fuzz)]
+        .into_iter()
+        .filter(|(_, group)| !group.is_empty())
+        .collect()
+}
+
+/// The suites to run: all of `all`, or those that `wanted` names (an unknown name is an error
+/// that lists the suites there are).
+fn selected_suites(all: Vec<String>, wanted: &[String]) -> Result<Vec<String>> {
+    if wanted.is_empty() {
+        return Ok(all);
+    }
+    if let Some(bad) = wanted.iter().find(|w| !all.contains(w)) {
+        anyhow::bail!("no suite named {bad:?}; the suites are {}", all.join(", "));
+    }
+    Ok(all.into_iter().filter(|n| wanted.contains(n)).collect())
 }
 
 /// Runs the workspace's host-side unit tests and counts them.
@@ -324,6 +392,39 @@ mod tests {
              echo \"# mydev-suite-exit: module-tests $?\"\n"
         ));
         assert!(s.ends_with(KMEMLEAK_SCRIPT));
+    }
+
+    #[test]
+    fn the_fuzzer_gets_a_guest_of_its_own() {
+        let names: Vec<String> = ["module-tests", "fuzz", "stress"]
+            .map(String::from)
+            .to_vec();
+        let g = guest_groups(&names);
+        assert_eq!(g.len(), 2);
+        assert_eq!(
+            g[0],
+            (
+                "test",
+                vec!["module-tests".to_string(), "stress".to_string()]
+            )
+        );
+        assert_eq!(g[1], ("test-fuzz", vec!["fuzz".to_string()]));
+        assert_eq!(guest_groups(&["fuzz".to_string()]).len(), 1);
+        assert_eq!(guest_groups(&["stress".to_string()])[0].0, "test");
+    }
+
+    #[test]
+    fn suite_option_selects_suites_in_their_order_and_refuses_unknown_names() {
+        let all = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        assert_eq!(selected_suites(all.clone(), &[]).unwrap(), all);
+        assert_eq!(
+            selected_suites(all.clone(), &["c".into(), "a".into()]).unwrap(),
+            vec!["a".to_string(), "c".to_string()]
+        );
+        let e = selected_suites(all, &["fuzzz".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"fuzzz\"") && e.contains("a, b, c"), "{e}");
     }
 
     #[test]
