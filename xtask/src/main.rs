@@ -111,7 +111,7 @@ pub struct TestOpts {
     #[arg(long, value_name = "N", default_value = "250")]
     load_cycles: u64,
     /// The full sizes of the stress and lifecycle tests (1000 load/unload cycles), as CI runs
-    /// them; the default keeps a warm run under three minutes.
+    /// them; the default keeps a warm run at about five minutes on two cores.
     #[arg(long)]
     full: bool,
     /// mmap/munmap cycles of the mapping test.
