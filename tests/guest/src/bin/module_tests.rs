@@ -1015,18 +1015,19 @@ fn private_mappings_follow_the_range_rules() -> TestResult {
             mmap(&fd, PAGE, RW, libc::MAP_PRIVATE, 4 * PAGE as u64),
             libc::EINVAL,
             "private range at the end",
-        )?;
+        )
+    })
+}
+
+fn executable_mappings_are_refused_now_and_later() -> TestResult {
+    let fd = rw()?;
+    for (flags, kind) in [(libc::MAP_SHARED, "shared"), (libc::MAP_PRIVATE, "private")] {
         expect_errno(
-            mmap(
-                &fd,
-                PAGE,
-                libc::PROT_READ | libc::PROT_EXEC,
-                libc::MAP_PRIVATE,
-                0,
-            ),
+            mmap(&fd, PAGE, libc::PROT_READ | libc::PROT_EXEC, flags, 0),
             libc::EPERM,
-            "private PROT_EXEC",
+            &format!("{kind} PROT_EXEC"),
         )?;
+        let m = mmap(&fd, PAGE, RW, flags, 0).map_err(|e| e.to_string())?;
         // SAFETY: changing the protection of our own mapping.
         let r = unsafe {
             libc::mprotect(
@@ -1037,38 +1038,9 @@ fn private_mappings_follow_the_range_rules() -> TestResult {
         };
         check!(
             r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EACCES),
-            "mprotect PROT_EXEC on a private mapping: {r}"
+            "mprotect PROT_EXEC on a {kind} mapping: {r}"
         );
-        Ok(())
-    })
-}
-
-fn executable_mappings_are_refused_now_and_later() -> TestResult {
-    let fd = rw()?;
-    expect_errno(
-        mmap(
-            &fd,
-            PAGE,
-            libc::PROT_READ | libc::PROT_EXEC,
-            libc::MAP_SHARED,
-            0,
-        ),
-        libc::EPERM,
-        "PROT_EXEC",
-    )?;
-    let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
-    // SAFETY: changing the protection of our own mapping.
-    let r = unsafe {
-        libc::mprotect(
-            m.addr as *mut libc::c_void,
-            PAGE,
-            libc::PROT_READ | libc::PROT_EXEC,
-        )
-    };
-    check!(
-        r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EACCES),
-        "mprotect PROT_EXEC: {r}"
-    );
+    }
     Ok(())
 }
 
