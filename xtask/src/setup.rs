@@ -363,6 +363,11 @@ impl PrivateApt {
             "Dir::State::Status=/dev/null",
             "-o",
             "APT::Sandbox::User=root",
+            // The registry's copies of some suites carry a `Valid-Until` that has passed (forky
+            // and sid's did by 2026-11-06; trixie-backports' runs out on 2026-12-05), which
+            // `apt-get update` would refuse. The signatures are still checked.
+            "-o",
+            "Acquire::Check-Valid-Until=false",
             "-q",
         ]);
         cmd
@@ -463,6 +468,33 @@ pub fn kernel_version(makefile: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_apt_reads_only_its_own_lists_and_accepts_an_expired_valid_until() {
+        let dir = std::env::temp_dir().join(format!("mydev-apt-test-{}", std::process::id()));
+        let apt = PrivateApt::new(dir.clone(), "deb x y main\n").unwrap();
+        let cmd = apt.apt_get();
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for want in [
+            "Dir::Etc::SourceParts=/dev/null",
+            "Dir::State::Status=/dev/null",
+            "Acquire::Check-Valid-Until=false",
+        ] {
+            assert!(
+                args.iter().any(|a| a == want),
+                "{want} missing from {args:?}"
+            );
+        }
+        let list = format!(
+            "Dir::Etc::SourceList={}",
+            dir.join("sources.list").display()
+        );
+        assert!(args.contains(&list), "{args:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn deb_versions_from_file_names() {
