@@ -106,12 +106,14 @@ pub struct TestOpts {
     /// Seconds the concurrent stress test runs.
     #[arg(long, value_name = "SECONDS", default_value = "10")]
     stress_seconds: u64,
-    /// Module load/unload cycles of the lifecycle test (each takes about 0.1 s on the debug
-    /// kernel under emulation; --full runs 1000).
+    /// Module load/unload cycles of the lifecycle test (each takes 0.25 to 0.3 s on the debug
+    /// kernel under emulation on two cores; --full runs 1000). The test's own timeout grows with
+    /// it (half a second a cycle, at least 2 minutes).
     #[arg(long, value_name = "N", default_value = "250")]
     load_cycles: u64,
     /// The full sizes of the stress and lifecycle tests (1000 load/unload cycles), as CI runs
-    /// them; the default keeps a warm run at about five minutes on two cores.
+    /// them, with a guest timeout of at least 20 minutes; the default keeps a warm run at about
+    /// five minutes on two cores.
     #[arg(long)]
     full: bool,
     /// mmap/munmap cycles of the mapping test.

@@ -23,22 +23,41 @@ fn ok(name: &str) -> ktap::TestResult {
     }
 }
 
+/// The load/unload cycles of the lifecycle test: `--load-cycles`, at least 1,000 with `--full`.
+fn load_cycles(o: &TestOpts) -> u64 {
+    if o.full {
+        o.load_cycles.max(1000)
+    } else {
+        o.load_cycles
+    }
+}
+
+/// The guest's timeout: `--timeout`, and at least 20 minutes with `--full`, whose 1,000
+/// load/unload cycles alone take about 5 minutes on the debug kernel under emulation.
+fn guest_timeout(o: &TestOpts) -> Duration {
+    let secs = if o.full {
+        o.guest.timeout.max(1200)
+    } else {
+        o.guest.timeout
+    };
+    Duration::from_secs(secs)
+}
+
 /// The suites' options, exported in the guest job.
 fn suite_env(o: &TestOpts, k: &kernel::Kernel) -> Vec<(String, String)> {
     let kasan = k.settings.iter().any(|s| s == "CONFIG_KASAN=y");
+    let cycles = load_cycles(o);
     vec![
         ("MYDEV_KASAN".into(), u8::from(kasan).to_string()),
         ("MYDEV_FUZZ_OPS".into(), o.fuzz_ops.to_string()),
         ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
         ("MYDEV_STRESS_SECONDS".into(), o.stress_seconds.to_string()),
+        ("MYDEV_LOAD_CYCLES".into(), cycles.to_string()),
+        // Each test's own timeout: 2 minutes, or half a second per load/unload cycle (they took
+        // 0.25 to 0.3 s each here on the debug kernel, with the other guest beside).
         (
-            "MYDEV_LOAD_CYCLES".into(),
-            if o.full {
-                o.load_cycles.max(1000)
-            } else {
-                o.load_cycles
-            }
-            .to_string(),
+            "MYDEV_TEST_TIMEOUT".into(),
+            (cycles / 2).max(120).to_string(),
         ),
         ("MYDEV_MAP_CYCLES".into(), o.map_cycles.to_string()),
         // Needs a guest of 1 to 2 GiB: run in a scenario boot of its own.
@@ -156,7 +175,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             files: &[],
             extra_modules: &[],
             job: Job::Script(suites_script(group, &env)),
-            timeout: Some(Duration::from_secs(opts.timeout)),
+            timeout: Some(guest_timeout(test_opts)),
             accel: opts.accel,
             memory_mib: opts.memory.max(2048),
             cpus: opts.cpus,

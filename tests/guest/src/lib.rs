@@ -26,8 +26,18 @@ pub struct Test {
     pub run: fn() -> TestResult,
 }
 
-/// How long one test may run before it is killed and reported as failed.
+/// How long one test may run before it is killed and reported as failed, unless
+/// `MYDEV_TEST_TIMEOUT` (seconds) says otherwise: the harness raises it for the long runs of
+/// `--full` and `--load-cycles`.
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The per-test timeout in force: `MYDEV_TEST_TIMEOUT` seconds, or [`TEST_TIMEOUT`].
+fn test_timeout() -> Duration {
+    std::env::var("MYDEV_TEST_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(TEST_TIMEOUT, Duration::from_secs)
+}
 
 /// The exit status a child uses to report a skip.
 const SKIP_STATUS: i32 = 77;
@@ -136,11 +146,12 @@ fn run_child(name: &str) -> Result<Ended, String> {
         s
     });
     let start = Instant::now();
+    let timeout = test_timeout();
     let status = loop {
         if let Some(st) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
             break Some(st);
         }
-        if start.elapsed() > TEST_TIMEOUT {
+        if start.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
             break None;
@@ -152,7 +163,7 @@ fn run_child(name: &str) -> Result<Ended, String> {
     let Some(status) = status else {
         return Err(format!(
             "timed out after {}s\n{out}{err}",
-            TEST_TIMEOUT.as_secs()
+            timeout.as_secs()
         ));
     };
     use std::os::unix::process::ExitStatusExt;
