@@ -94,7 +94,12 @@ struct MydevModule {
 
 impl kernel::InPlaceModule for MydevModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // 7.3 returns the value (`value_ref()` gives the reference); 7.2's `value()` returns a
+        // reference. `Kbuild` sets the cfg from the kernel's version.
+        #[cfg(mydev_param_value_copy)]
         let requested = module_parameters::size.value();
+        #[cfg(not(mydev_param_value_copy))]
+        let requested = *module_parameters::size.value();
         let buffer = range::pages_for_size(requested, PAGE_SIZE)
             .ok_or_else(|| {
                 pr_err!(
