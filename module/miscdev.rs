@@ -24,7 +24,8 @@
 //!   io_uring.
 //! - `owner` is set from this module's `struct module` (`THIS_MODULE`), so that no file operation
 //!   can run after the module is gone: the VFS takes a reference on the owner for every open
-//!   file, and a mapping holds its file.
+//!   file, and a mapping holds its file. 7.3's abstraction sets it too, 7.2's does not (there
+//!   `rmmod` succeeded while the device was mapped); `__this_module` builds on both.
 //!
 //! The rest follows the 7.3 abstraction: a [`#[vtable]`](macro@kernel::prelude::vtable) trait, a
 //! pinned [`MiscDeviceRegistration`], and a `file_operations` table built at compile time from
