@@ -214,12 +214,13 @@ impl Buffer {
         Ok(len)
     }
 
-    /// Copies up to `iov.len()` bytes from offset `pos` into `iov`.
+    /// Copies up to `iov.len()` bytes from offset `*pos` into `iov`, and advances `*pos` by as
+    /// many: `readv(2)` and the other `read_iter` callers.
     ///
     /// Returns the number of bytes copied: 0 at or past the end of the buffer, `EFAULT` if the
     /// user buffer faulted before anything was copied, and a short count if it faulted later.
-    pub(crate) fn read_to(&self, pos: i64, iov: &mut IovIterDest<'_>) -> Result<usize> {
-        let (start, len) = range::io_span(pos, iov.len(), self.size())?;
+    pub(crate) fn read_to(&self, pos: &mut i64, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let (start, len) = range::io_span(*pos, iov.len(), self.size())?;
         if len == 0 {
             return Ok(0);
         }
@@ -229,18 +230,20 @@ impl Buffer {
         // - `iov.as_raw()` is a valid destination iterator for the duration of the call.
         // - The C copy tolerates concurrent stores to the bytes from user space or other
         //   callers (see the module documentation); no Rust reference to the bytes exists.
-        let done = unsafe { bindings::_copy_to_iter(self.at(start), len, iov.as_raw()) };
-        nonzero(done)
+        let done = nonzero(unsafe { bindings::_copy_to_iter(self.at(start), len, iov.as_raw()) })?;
+        *pos = advanced(start, done)?;
+        Ok(done)
     }
 
-    /// Copies up to `iov.len()` bytes from `iov` into the buffer at offset `pos`.
+    /// Copies up to `iov.len()` bytes from `iov` into the buffer at offset `*pos`, and advances
+    /// `*pos` by as many: `writev(2)` and the other `write_iter` callers.
     ///
     /// Returns the number of bytes stored: `ENOSPC` at or past the end of the buffer (for a
     /// non-empty write), `EFAULT` if the user buffer faulted before anything was copied, and a
     /// short count when the write crosses the end or faults later.
-    pub(crate) fn write_from(&self, pos: i64, iov: &mut IovIterSource<'_>) -> Result<usize> {
+    pub(crate) fn write_from(&self, pos: &mut i64, iov: &mut IovIterSource<'_>) -> Result<usize> {
         let count = iov.len();
-        let (start, len) = range::io_span(pos, count, self.size())?;
+        let (start, len) = range::io_span(*pos, count, self.size())?;
         if count == 0 {
             return Ok(0);
         }
@@ -253,8 +256,10 @@ impl Buffer {
         // - `iov.as_raw()` is a valid source iterator for the duration of the call.
         // - The C copy tolerates concurrent accesses to the bytes from user space or other
         //   callers (see the module documentation); no Rust reference to the bytes exists.
-        let done = unsafe { bindings::_copy_from_iter(self.at(start), len, iov.as_raw()) };
-        nonzero(done)
+        let done =
+            nonzero(unsafe { bindings::_copy_from_iter(self.at(start), len, iov.as_raw()) })?;
+        *pos = advanced(start, done)?;
+        Ok(done)
     }
 
     /// Sets every byte of the buffer to zero.

@@ -189,17 +189,11 @@ impl MiscDevice for Mydev {
     }
 
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
-        let buffer = kiocb.file();
-        let read = buffer.read_to(kiocb.ki_pos(), iov)?;
-        advance(kiocb.ki_pos_mut(), read)?;
-        Ok(read)
+        kiocb.file().read_to(kiocb.ki_pos_mut(), iov)
     }
 
     fn write_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
-        let buffer = kiocb.file();
-        let written = buffer.write_from(kiocb.ki_pos(), iov)?;
-        advance(kiocb.ki_pos_mut(), written)?;
-        Ok(written)
+        kiocb.file().write_from(kiocb.ki_pos_mut(), iov)
     }
 
     fn mmap(buffer: ArcBorrow<'_, Buffer>, _file: &File, vma: &VmaNew) -> Result {
@@ -228,14 +222,6 @@ impl MiscDevice for Mydev {
     fn show_fdinfo(buffer: ArcBorrow<'_, Buffer>, m: &SeqFile, _file: &File) {
         seq_print!(m, "mydev-size:\t{}\n", buffer.size());
     }
-}
-
-/// Moves the file position `pos` forward by `count` bytes, which were just transferred.
-#[inline]
-fn advance(pos: &mut i64, count: usize) -> Result {
-    let count = i64::try_from(count).map_err(|_| EOVERFLOW)?;
-    *pos = pos.checked_add(count).ok_or(EOVERFLOW)?;
-    Ok(())
 }
 
 #[cfg(CONFIG_KUNIT)]
