@@ -95,6 +95,14 @@ pub fn pwrite_raw(fd: &OwnedFd, addr: usize, len: usize, off: i64) -> io::Result
     .map(|n| n as usize)
 }
 
+/// `write` from an address that may be invalid (for `EFAULT` and short-write tests).
+pub fn write_raw(fd: &OwnedFd, addr: usize, len: usize) -> io::Result<usize> {
+    // SAFETY: The kernel only reads from `addr` with user-access checks; an invalid address
+    // gives `EFAULT` and no Rust memory is touched.
+    cvt(unsafe { libc::write(fd.as_raw_fd(), addr as *const libc::c_void, len) } as libc::c_long)
+        .map(|n| n as usize)
+}
+
 /// `lseek(fd, off, whence)`.
 pub fn lseek(fd: &OwnedFd, off: i64, whence: libc::c_int) -> io::Result<i64> {
     // SAFETY: plain system call on an open descriptor.
@@ -166,18 +174,45 @@ pub fn mmap(
     })
 }
 
+/// A read-write mapping of `pages` pages from page `pgoff`, with `flags` `MAP_SHARED` or
+/// `MAP_PRIVATE`.
+fn map_rw(fd: &OwnedFd, pages: usize, pgoff: usize, flags: libc::c_int) -> io::Result<Map> {
+    let prot = libc::PROT_READ | libc::PROT_WRITE;
+    mmap(fd, pages * PAGE, prot, flags, (pgoff * PAGE) as u64)
+}
+
 /// A shared read-write mapping of `pages` pages from page `pgoff`.
 pub fn map_shared(fd: &OwnedFd, pages: usize, pgoff: usize) -> io::Result<Map> {
-    mmap(
-        fd,
-        pages * PAGE,
-        libc::PROT_READ | libc::PROT_WRITE,
-        libc::MAP_SHARED,
-        (pgoff * PAGE) as u64,
-    )
+    map_rw(fd, pages, pgoff, libc::MAP_SHARED)
+}
+
+/// A private (copy-on-write) read-write mapping of `pages` pages from page `pgoff`.
+pub fn map_private(fd: &OwnedFd, pages: usize, pgoff: usize) -> io::Result<Map> {
+    map_rw(fd, pages, pgoff, libc::MAP_PRIVATE)
 }
 
 impl Map {
+    /// `madvise(MADV_DONTNEED)` over the whole mapping: its page-table entries go (and a private
+    /// mapping's copies with them).
+    pub fn dontneed(&self) -> Result<(), String> {
+        // SAFETY: advising on this value's own mapping, which stays mapped.
+        let r = unsafe {
+            libc::madvise(
+                self.addr as *mut libc::c_void,
+                self.len,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "madvise(MADV_DONTNEED): {} (is ADVISE_SYSCALLS on?)",
+                io::Error::last_os_error()
+            ))
+        }
+    }
+
     /// The byte at `i` (volatile: other processes change it).
     pub fn load(&self, i: usize) -> u8 {
         assert!(i < self.len);
@@ -315,6 +350,16 @@ pub fn dmesg() -> String {
 pub fn device_size() -> Result<usize, String> {
     let dev = mydev::Device::open_read_only(DEVICE).map_err(|e| e.to_string())?;
     Ok(dev.size())
+}
+
+/// `n` bytes of the device from offset `off`, through `pread` on a file of its own.
+pub fn device_bytes(off: i64, n: usize) -> Result<Vec<u8>, String> {
+    let fd = open_ro().map_err(|e| format!("open {DEVICE}: {e}"))?;
+    let mut b = vec![0u8; n];
+    match pread(&fd, &mut b, off) {
+        Ok(got) if got == n => Ok(b),
+        r => Err(format!("pread of {n} bytes at {off}: {r:?}")),
+    }
 }
 
 /// Runs a shell command line in the guest; returns (status, stdout, stderr).

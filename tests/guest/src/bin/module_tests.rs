@@ -535,8 +535,7 @@ fn partially_unmapped_user_buffer_gives_a_short_count() -> TestResult {
     // The same through write(2), which also moves the position by exactly what it stored.
     lseek(&fd, 0, libc::SEEK_SET).map_err(|e| e.to_string())?;
     pwrite(&fd, &before, 0).map_err(|e| e.to_string())?;
-    // SAFETY: `write` only reads from the user buffer.
-    let w = cvt_write(unsafe { libc::write(fd.as_raw_fd(), start as *const libc::c_void, 200) });
+    let w = write_raw(&fd, start, 200);
     check!(matches!(w, Ok(100)), "write across the hole: {w:?}");
     check_eq!(
         lseek(&fd, 0, libc::SEEK_CUR).map_err(|e| e.to_string())?,
@@ -550,15 +549,6 @@ fn partially_unmapped_user_buffer_gives_a_short_count() -> TestResult {
     // SAFETY: unmapping our own two pages.
     unsafe { libc::munmap(p, 2 * PAGE) };
     Ok(())
-}
-
-/// The result of a raw `write(2)`.
-fn cvt_write(r: isize) -> std::io::Result<usize> {
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(r as usize)
-    }
 }
 
 fn writes_from_pages_not_yet_present_copy_everything() -> TestResult {
@@ -807,45 +797,10 @@ fn read_only_open_gets_read_only_mappings_only() -> TestResult {
     Ok(())
 }
 
-/// A private read-write mapping of `pages` pages from page `pgoff`.
-fn map_private(fd: &std::os::fd::OwnedFd, pages: usize, pgoff: usize) -> Result<Map, String> {
-    mmap(
-        fd,
-        pages * PAGE,
-        RW,
-        libc::MAP_PRIVATE,
-        (pgoff * PAGE) as u64,
-    )
-    .map_err(|e| format!("mmap MAP_PRIVATE: {e}"))
-}
-
-/// The bytes at `off` of the device, through `pread` on a fresh file.
-fn device_bytes(off: usize, n: usize) -> Result<Vec<u8>, String> {
-    let fd = open_ro().map_err(|e| e.to_string())?;
-    let mut b = vec![0u8; n];
-    check_eq!(
-        pread(&fd, &mut b, off as i64).map_err(|e| e.to_string())?,
-        n
-    );
-    Ok(b)
-}
-
-/// `madvise(MADV_DONTNEED)` over the whole of `m`.
-fn dontneed(m: &Map) -> Result<(), String> {
-    // SAFETY: advising on our own mapping.
-    let r = unsafe { libc::madvise(m.addr as *mut libc::c_void, m.len, libc::MADV_DONTNEED) };
-    check!(
-        r == 0,
-        "madvise(MADV_DONTNEED): {}",
-        std::io::Error::last_os_error()
-    );
-    Ok(())
-}
-
 fn private_mapping_reads_the_buffer_and_keeps_its_stores() -> TestResult {
     let fd = rw()?;
     pwrite(&fd, b"device bytes", 0).map_err(|e| e.to_string())?;
-    let m = map_private(&fd, 1, 0)?;
+    let m = map_private(&fd, 1, 0).map_err(|e| e.to_string())?;
     check_eq!(m.load_all(0, 12), b"device bytes".to_vec());
     m.store_all(0, b"PRIVATE");
     check_eq!(m.load_all(0, 12), b"PRIVATEbytes".to_vec());
@@ -860,7 +815,7 @@ fn first_store_to_an_untouched_private_page_stays_private() -> TestResult {
     with_module("size=16384", || {
         let fd = rw()?;
         clear(&fd)?;
-        let m = map_private(&fd, 4, 0)?;
+        let m = map_private(&fd, 4, 0).map_err(|e| e.to_string())?;
         // Page 0: a store with no load before it (the entry was inserted read-only at mmap).
         m.store(10, 0xAA);
         // Page 1: its entry removed first, so the store is a write fault on a missing entry.
@@ -868,7 +823,7 @@ fn first_store_to_an_untouched_private_page_stays_private() -> TestResult {
             addr: m.addr + PAGE,
             len: PAGE,
         };
-        dontneed(&page1)?;
+        page1.dontneed()?;
         page1.forget();
         m.store(PAGE + 10, 0xBB);
         // Page 2: a whole page of stores, one after another.
@@ -887,14 +842,14 @@ fn first_store_to_an_untouched_private_page_stays_private() -> TestResult {
 fn private_stores_after_madv_dontneed_stay_private() -> TestResult {
     let fd = rw()?;
     pwrite(&fd, b"original", 0).map_err(|e| e.to_string())?;
-    let m = map_private(&fd, 1, 0)?;
+    let m = map_private(&fd, 1, 0).map_err(|e| e.to_string())?;
     m.store_all(0, b"copy one");
-    dontneed(&m)?;
+    m.dontneed()?;
     // The private copy is gone: the page shows the device again.
     check_eq!(m.load_all(0, 8), b"original".to_vec());
     m.store_all(0, b"copy two");
     check_eq!(m.load_all(0, 8), b"copy two".to_vec());
-    dontneed(&m)?;
+    m.dontneed()?;
     m.store(0, b'X');
     check_eq!(m.load_all(0, 8), b"Xriginal".to_vec());
     check_eq!(device_bytes(0, 8)?, b"original".to_vec());
@@ -906,7 +861,7 @@ fn private_writable_mappings_of_a_read_only_open_stay_private() -> TestResult {
     pwrite(&wfd, b"read-only file", 0).map_err(|e| e.to_string())?;
     let fd = open_ro().map_err(|e| e.to_string())?;
     // As for a regular file, a private mapping may be writable on a read-only open.
-    let m = map_private(&fd, 1, 0)?;
+    let m = map_private(&fd, 1, 0).map_err(|e| e.to_string())?;
     m.store_all(0, b"written!");
     check_eq!(m.load_all(0, 14), b"written!y file".to_vec());
     // And a read-only private mapping may be made writable later.
@@ -933,7 +888,7 @@ fn private_mapping_sees_later_writes_until_it_copies_a_page() -> TestResult {
     with_module("size=8192", || {
         let fd = rw()?;
         clear(&fd)?;
-        let m = map_private(&fd, 2, 0)?;
+        let m = map_private(&fd, 2, 0).map_err(|e| e.to_string())?;
         pwrite(&fd, b"live 0", 0).map_err(|e| e.to_string())?;
         pwrite(&fd, b"live 1", PAGE as i64).map_err(|e| e.to_string())?;
         check_eq!(m.load_all(0, 6), b"live 0".to_vec());
@@ -951,7 +906,7 @@ fn private_mapping_sees_later_writes_until_it_copies_a_page() -> TestResult {
 fn fork_keeps_each_processs_private_copies_apart() -> TestResult {
     let fd = rw()?;
     pwrite(&fd, b"device", 0).map_err(|e| e.to_string())?;
-    let m = map_private(&fd, 1, 0)?;
+    let m = map_private(&fd, 1, 0).map_err(|e| e.to_string())?;
     m.store_all(0, b"parent");
     let addr = m.addr;
     in_child(|| {
@@ -965,7 +920,7 @@ fn fork_keeps_each_processs_private_copies_apart() -> TestResult {
     check_eq!(m.load_all(0, 6), b"parent".to_vec());
     check_eq!(device_bytes(0, 6)?, b"device".to_vec());
     // A child that stores into a page the parent never copied does not change it either.
-    let fresh = map_private(&fd, 1, 0)?;
+    let fresh = map_private(&fd, 1, 0).map_err(|e| e.to_string())?;
     let faddr = fresh.addr;
     in_child(|| {
         let view = Map {
@@ -985,7 +940,7 @@ fn private_and_shared_mappings_of_one_page_side_by_side() -> TestResult {
     let fd = rw()?;
     clear(&fd)?;
     let shared = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
-    let private = map_private(&fd, 1, 0)?;
+    let private = map_private(&fd, 1, 0).map_err(|e| e.to_string())?;
     shared.store_all(0, b"shared store");
     check_eq!(private.load_all(0, 12), b"shared store".to_vec());
     private.store_all(0, b"PRIVATE");
@@ -1003,7 +958,7 @@ fn private_mappings_follow_the_range_rules() -> TestResult {
         for p in 0..4 {
             pwrite(&fd, &[b'A' + p as u8], (p * PAGE) as i64).map_err(|e| e.to_string())?;
         }
-        let m = map_private(&fd, 2, 2)?;
+        let m = map_private(&fd, 2, 2).map_err(|e| e.to_string())?;
         check_eq!(m.load(0), b'C');
         check_eq!(m.load(PAGE), b'D');
         expect_errno(
@@ -1134,13 +1089,7 @@ fn dropped_pages_come_back_with_current_contents() -> TestResult {
     let fd = rw()?;
     let m = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
     m.store_all(0, b"before");
-    // SAFETY: advising on our own mapping.
-    let r = unsafe { libc::madvise(m.addr as *mut libc::c_void, PAGE, libc::MADV_DONTNEED) };
-    check!(
-        r == 0,
-        "madvise(MADV_DONTNEED): {} (is ADVISE_SYSCALLS on?)",
-        std::io::Error::last_os_error()
-    );
+    m.dontneed()?;
     pwrite(&fd, b"after!", 0).map_err(|e| e.to_string())?;
     check_eq!(m.load_all(0, 6), b"after!".to_vec());
     m.store_all(0, b"again");

@@ -362,14 +362,6 @@ fn udev_rule_gives_group_members_access_and_others_eacces() -> TestResult {
     result
 }
 
-/// The device's bytes at `off`, through `pread`.
-fn device_bytes(off: i64, n: usize) -> Result<Vec<u8>, String> {
-    let fd = open_ro().map_err(|e| e.to_string())?;
-    let mut b = vec![0u8; n];
-    check_eq!(pread(&fd, &mut b, off).map_err(|e| e.to_string())?, n);
-    Ok(b)
-}
-
 fn dd_seek_and_skip_go_to_offsets_of_the_device() -> TestResult {
     reset()?;
     // Output seek: the C module's users wrote at an offset this way.
