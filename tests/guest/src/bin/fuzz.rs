@@ -363,16 +363,17 @@ impl World {
         (!self.fds.is_empty()).then(|| i % self.fds.len())
     }
 
-    /// The live mapping that index `i` names and an offset inside it from `off`, if there is one
-    /// and it allows the access (`allows`).
+    /// The position in `maps` of the live mapping that index `i` names, and an offset inside it
+    /// from `off`, if there is one and it allows the access (`allows`).
     fn live_map(
         &self,
         i: usize,
         off: usize,
         allows: fn(&Mapping) -> bool,
-    ) -> Option<(Mapping, usize)> {
-        let m = &self.maps[self.map(i)?];
-        allows(m).then(|| (m.clone(), off % m.len()))
+    ) -> Option<(usize, usize)> {
+        let k = self.map(i)?;
+        let m = &self.maps[k];
+        allows(m).then(|| (k, off % m.len()))
     }
 
     fn map(&self, i: usize) -> Option<usize> {
@@ -607,40 +608,37 @@ impl World {
                 }
             }
             Op::Load(i, off) => {
-                let Some((m, off)) = self.live_map(i, off, Mapping::readable) else {
+                let Some((k, off)) = self.live_map(i, off, Mapping::readable) else {
                     return Ok((0, 0));
                 };
+                let m = &mut self.maps[k];
+                let at = m.pgoff * PAGE + off;
                 // SAFETY: `off < len` of the live, readable mapping.
                 let got = unsafe { ((m.addr + off) as *const u8).read_volatile() };
-                let want = m.shows(&self.model, m.pgoff * PAGE + off);
-                if let Some(i) = self.map(i) {
-                    self.maps[i].dropped.remove(&(m.pgoff + off / PAGE));
-                }
+                let want = m.shows(&self.model, at);
+                m.dropped.remove(&(at / PAGE));
                 if got != want {
                     return Err(format!(
-                        "load at mapping offset {off} (buffer {}): {got:#x}, model {want:#x}",
-                        m.pgoff * PAGE + off
+                        "load at mapping offset {off} (buffer {at}): {got:#x}, model {want:#x}"
                     ));
                 }
                 Ok((0, 0))
             }
             Op::Store(i, off, b) => {
-                let Some((m, off)) = self.live_map(i, off, Mapping::writable) else {
+                let Some((k, off)) = self.live_map(i, off, Mapping::writable) else {
                     return Ok((0, 0));
                 };
+                let m = &mut self.maps[k];
                 // SAFETY: `off < len` of the live, writable mapping.
                 unsafe { ((m.addr + off) as *mut u8).write_volatile(b) };
                 let at = m.pgoff * PAGE + off;
-                if let Some(i) = self.map(i) {
-                    self.maps[i].dropped.remove(&(at / PAGE));
-                }
+                m.dropped.remove(&(at / PAGE));
                 if m.private {
                     // The first store to a page copies it; the buffer does not change.
                     let page = at / PAGE;
-                    let i = self.map(i).ok_or("no mapping")?;
                     let model = &self.model;
                     let mut copied = false;
-                    let copy = self.maps[i].copies.entry(page).or_insert_with(|| {
+                    let copy = m.copies.entry(page).or_insert_with(|| {
                         copied = true;
                         model[page * PAGE..(page + 1) * PAGE].to_vec()
                     });
@@ -777,9 +775,10 @@ impl World {
                 Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
             }
             Op::Fork(i, off, len, seed) => {
-                let Some((m, off)) = self.live_map(i, off, Mapping::writable) else {
+                let Some((k, off)) = self.live_map(i, off, Mapping::writable) else {
                     return Ok((0, 0));
                 };
+                let m = &self.maps[k];
                 let len = len.min(m.len() - off);
                 let bytes = data(seed, len);
                 // SAFETY: this process is single-threaded; the child only stores through the
