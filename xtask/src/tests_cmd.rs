@@ -145,7 +145,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     let cref = kernel::build_cref(paths, &minimal)?;
     let tools = tools::build(paths)?;
 
-    // The in-guest suites and KUnit, in one boot of the test kernel.
+    // The in-guest suites: all of them, or those that `--suite` names.
     let names = selected_suites(
         tools.suites.iter().map(|(n, _)| n.clone()).collect(),
         &test_opts.suite,
@@ -221,55 +221,12 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     let before = (tally.passed, tally.failed, tally.skipped);
     let mut kunit_results = Vec::new();
     let mut kunit_runs = 0;
-    for ((label, group), run) in groups.iter().zip(&runs) {
-        if !run.output.is_empty() && !std::ptr::eq(run, &runs[0]) {
+    for ((spec, (label, group)), run) in specs.iter().zip(&groups).zip(&runs) {
+        if !spec.stream && !run.output.is_empty() {
             eprintln!("    [guest] output of the {label} guest:");
             eprint!("{}", run.output);
         }
-        let suites = split_suites(&run.output);
-        for name in group {
-            match suites.iter().find(|(n, _)| n == name) {
-                None => tally.failure(name, "the suite never started (no output)"),
-                Some((_, text)) => {
-                    let doc = ktap::parse(text);
-                    for r in &doc.results {
-                        tally.result(name, r);
-                    }
-                    for e in &doc.errors {
-                        tally.failure(name, e);
-                    }
-                }
-            }
-        }
-        let kunit_docs = ktap::kunit_documents(&run.console);
-        if kunit_docs.is_empty() {
-            tally.failure(
-                "kunit",
-                &format!(
-                    "no KUnit results in the {label} guest's kernel log (is CONFIG_KUNIT on in the test kernel?)"
-                ),
-            );
-        }
-        kunit_runs += kunit_docs.len();
-        for d in &kunit_docs {
-            let doc = ktap::parse(d);
-            kunit_results.extend(doc.results);
-            for e in &doc.errors {
-                tally.failure("kunit", e);
-            }
-        }
-        let leaks = format!("no_leaks_after_the_{}_guest", label.replace('-', "_"));
-        match kmemleak_report(&run.output) {
-            Some(r) if r.is_empty() => tally.result("kmemleak", &ok(&leaks)),
-            Some(r) => tally.failure("kmemleak", &format!("{label} guest: kmemleak reports leaks:\n{r}")),
-            None => tally.failure(
-                "kmemleak",
-                &format!("{label} guest: no kmemleak report (is CONFIG_DEBUG_KMEMLEAK on and debugfs mounted?)"),
-            ),
-        }
-        for p in run.problems() {
-            tally.failure("guest", &format!("{label}: {p}"));
-        }
+        kunit_runs += count_guest(label, group, run, &mut tally, &mut kunit_results);
     }
     // The kernel's own KUnit suites also run at boot: only a failure of theirs counts.
     for r in ktap::merge_by_name(kunit_results) {
@@ -319,6 +276,62 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Counts one test-kernel guest's results into `tally`: its suites (`group`), kmemleak and
+/// kernel trouble; its KUnit results go to `kunit` (merged across guests by the caller). Returns
+/// the number of KUnit runs in its kernel log.
+fn count_guest(
+    label: &str,
+    group: &[String],
+    run: &GuestRun,
+    tally: &mut Tally,
+    kunit: &mut Vec<ktap::TestResult>,
+) -> usize {
+    let suites = split_suites(&run.output);
+    for name in group {
+        match suites.iter().find(|(n, _)| n == name) {
+            None => tally.failure(name, "the suite never started (no output)"),
+            Some((_, text)) => {
+                let doc = ktap::parse(text);
+                for r in &doc.results {
+                    tally.result(name, r);
+                }
+                for e in &doc.errors {
+                    tally.failure(name, e);
+                }
+            }
+        }
+    }
+    let kunit_docs = ktap::kunit_documents(&run.console);
+    if kunit_docs.is_empty() {
+        tally.failure(
+            "kunit",
+            &format!(
+                "no KUnit results in the {label} guest's kernel log (is CONFIG_KUNIT on in the test kernel?)"
+            ),
+        );
+    }
+    for d in &kunit_docs {
+        let doc = ktap::parse(d);
+        kunit.extend(doc.results);
+        for e in &doc.errors {
+            tally.failure("kunit", e);
+        }
+    }
+    let leaks = format!("no_leaks_after_the_{}_guest", label.replace('-', "_"));
+    match kmemleak_report(&run.output) {
+        Some(r) if r.is_empty() => tally.result("kmemleak", &ok(&leaks)),
+        Some(r) => tally.failure("kmemleak", &format!("{label} guest: kmemleak reports leaks:\n{r}")),
+        None => tally.failure(
+            "kmemleak",
+            &format!("{label} guest: no kmemleak report (is CONFIG_DEBUG_KMEMLEAK on and debugfs mounted?)"),
+        ),
+    }
+    for p in run.problems() {
+        tally.failure("guest", &format!("{label}: {p}"));
+    }
+    kunit_docs.len()
 }
 
 /// The test-kernel guests and their suites: the fuzzer alone in `test-fuzz`, the others in
