@@ -113,3 +113,37 @@ pub fn parse_number(s: &str) -> Result<Number, String> {
         _ => format!("{s:?} is not a non-negative number (decimal or 0x hex)"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The man page that mydev-tools installs describes every command as `--help` does.
+    #[test]
+    fn man_page_matches_the_help() {
+        let page = include_str!("../../../packaging/user_test.1");
+        let cli = Cli::command();
+        let mut seen = 0;
+        for sub in cli.get_subcommands() {
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let name = sub.get_name();
+            assert!(
+                page.contains(&format!(".BR {name} ")) || page.contains(&format!(".B {name}\n")),
+                "the man page has no entry for `{name}`"
+            );
+            // roff breaks lines anywhere: compare the words.
+            let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                words(page).contains(&words(&about)),
+                "the man page's entry for `{name}` does not say {about:?}"
+            );
+            for alias in sub.get_visible_aliases() {
+                assert!(page.contains(&format!("\", \" {alias}")), "alias {alias}");
+            }
+            seen += 1;
+        }
+        assert!(seen >= 6, "{seen} commands");
+        assert!(page.contains("/dev/mydev") && page.contains(".BI \\-\\-device"));
+    }
+}
