@@ -198,10 +198,11 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
         cmdline.push_str(spec.kernel.profile.cmdline);
     }
     let config = QemuConfig {
-        kernel: spec.kernel.bzimage(),
+        kernel: spec.kernel.image.clone(),
         initrd,
         cmdline,
         accel: spec.accel,
+        tcg_one_thread: spec.kernel.profile.tcg_one_thread,
         memory_mib: spec.memory_mib,
         cpus: spec.cpus,
         console: if interactive {
@@ -222,7 +223,10 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
             "booting the {} kernel: accelerator {}{}{}, {} CPUs, {} MiB, module parameters [{}]",
             spec.kernel.profile.name,
             spec.accel.name(),
-            if spec.accel == Accel::Tcg {
+            if spec.accel == Accel::Tcg && spec.kernel.profile.tcg_one_thread {
+                " (software emulation, all vCPUs in one host thread; KVM guests hang at boot on \
+                 these machines)"
+            } else if spec.accel == Accel::Tcg {
                 " (software emulation; KVM guests hang at boot on these machines)"
             } else {
                 ""

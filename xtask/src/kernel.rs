@@ -27,6 +27,12 @@ pub struct Profile {
     pub cmdline: &'static str,
     /// `LLVM=` for a clang build (the kernel and its modules), e.g. `-19`; `None` for gcc.
     pub llvm: Option<&'static str>,
+    /// Under TCG, run the vCPUs in one host thread. Debian's kernels patch their code with
+    /// `text_poke_bp()` while other CPUs run (static keys flipped at boot, e.g. when sched_clock
+    /// becomes stable); with one host thread per vCPU, QEMU 7.2's TCG sometimes lets another
+    /// vCPU execute the temporary `int3`, and the kernel oopses ("Oops: int3" in
+    /// `sched_clock_cpu`, seen once in about ten boots). One thread keeps the guest SMP.
+    pub tcg_one_thread: bool,
 }
 
 /// The small kernel for `demo`, `vm` and benchmarks.
@@ -35,6 +41,7 @@ pub const MINIMAL: Profile = Profile {
     fragments: &["minimal.config"],
     cmdline: "",
     llvm: None,
+    tcg_one_thread: false,
 };
 
 /// The kernel for `test`: the minimal one plus KUnit and the kernel's debugging aids, built with
@@ -46,6 +53,7 @@ pub const TEST: Profile = Profile {
     // milliseconds each under emulation; expedited ones keep the load/unload cycles affordable.
     cmdline: "slub_debug=FZPU debug_pagealloc=on page_poison=1 kmemleak=on rcupdate.rcu_expedited=1",
     llvm: Some("-19"),
+    tcg_one_thread: false,
 };
 
 /// Bump when the build recipe below changes in a way that changes its output.
@@ -57,13 +65,22 @@ pub struct Kernel {
     pub profile: Profile,
     pub dir: PathBuf,
     pub version: String,
-    /// The fragments' settings, each verified in the built `.config`.
+    /// The fragments' settings, each verified in the built `.config` (for a distribution's
+    /// kernel: every `=y` line of its `.config`).
     pub settings: Vec<String>,
+    /// The image QEMU boots.
+    pub image: PathBuf,
+    /// Where modules for it are built: `None` on the host, or a chroot with the compiler that
+    /// built the kernel (a distribution's kernel, see `stock.rs`).
+    pub chroot: Option<crate::stock::Chroot>,
 }
 
 impl Kernel {
-    pub fn bzimage(&self) -> PathBuf {
-        self.dir.join("arch/x86/boot/bzImage")
+    /// Whether the kernel has `CONFIG_<name>=y`.
+    pub fn has(&self, name: &str) -> bool {
+        self.settings
+            .iter()
+            .any(|s| s == &format!("CONFIG_{name}=y"))
     }
 }
 
@@ -173,6 +190,8 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
         dir: dir.clone(),
         version: source.version.clone(),
         settings: settings.iter().map(kconfig::Setting::line).collect(),
+        image: dir.join("arch/x86/boot/bzImage"),
+        chroot: None,
     };
     let done = dir.join(".mydev-complete");
 
@@ -183,7 +202,7 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
         .context("locking the kernel cache entry")?;
 
-    if done.is_file() && kernel.bzimage().is_file() {
+    if done.is_file() && kernel.image.is_file() {
         verify_config(&dir, profile, &settings)?;
         phase.done(&format!("cached: {}", dir.display()));
         return Ok(kernel);
@@ -234,7 +253,7 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
     )?;
     check_source_untouched(source)?;
     std::fs::write(&done, cache_inputs_text(&inputs))?;
-    phase.done(&format!("built {}", kernel.bzimage().display()));
+    phase.done(&format!("built {}", kernel.image.display()));
     Ok(kernel)
 }
 
@@ -303,7 +322,12 @@ pub fn copy_module_sources(paths: &Paths, name: &str) -> Result<PathBuf> {
 
 /// Copies the files of the repository directory `src` into `target/mydev/<dest>`.
 pub fn copy_sources(paths: &Paths, src: &str, dest: &str) -> Result<PathBuf> {
-    let out = paths.work.join(dest);
+    copy_sources_to(paths, src, &paths.work.join(dest))
+}
+
+/// Copies the files of the repository directory `src` into `out`, only those that changed.
+pub fn copy_sources_to(paths: &Paths, src: &str, out: &Path) -> Result<PathBuf> {
+    let out = out.to_path_buf();
     std::fs::create_dir_all(&out)?;
     for entry in std::fs::read_dir(paths.repo.join(src))? {
         let path = entry?.path();
@@ -366,15 +390,33 @@ fn build_out_of_tree(
             args.join(" ")
         ),
     );
-    let out = copy_sources(paths, src, work)?;
+    // A distribution's kernel: the build runs in its chroot, on a copy of the sources there.
+    let out = match &kernel.chroot {
+        None => copy_sources(paths, src, work)?,
+        Some(c) => copy_sources_to(paths, src, &c.root.join("work").join(work))?,
+    };
     let log = paths.logs.join(format!("{work}.log"));
     std::fs::write(&log, "")?;
     if !args.is_empty() {
         // Lint flags must see every file again.
         std::fs::remove_file(out.join(format!("{ko}.o"))).ok();
     }
-    let mut cmd = make_command(&out, kernel.profile.llvm);
-    cmd.arg(format!("KDIR={}", kernel.dir.display())).args(args);
+    let mut cmd = match &kernel.chroot {
+        None => {
+            let mut cmd = make_command(&out, kernel.profile.llvm);
+            cmd.arg(format!("KDIR={}", kernel.dir.display()));
+            cmd
+        }
+        Some(c) => {
+            let (dir, kdir) = (c.inside(&out)?, c.inside(&kernel.dir)?);
+            let (dir, kdir) = (
+                dir.display().to_string(),
+                format!("KDIR={}", kdir.display()),
+            );
+            c.command(&["make", "-C", &dir, &kdir])
+        }
+    };
+    cmd.args(args);
     run_logged(
         &format!("building {ko}.ko"),
         &mut cmd,

@@ -21,6 +21,7 @@ mod profile;
 mod qemu;
 mod selftest;
 mod setup;
+mod stock;
 mod tally;
 mod tests_cmd;
 #[cfg(test)]
@@ -50,7 +51,8 @@ enum Cmd {
     /// Install what the harness needs (Debian packages, rust-src, the musl target, bindgen, the
     /// kernel source). Every other command does this first.
     Setup,
-    /// Build the kernels, the module and the tools without booting anything.
+    /// Build the kernels (and prepare Debian's), the module for each, and the tools, without
+    /// booting anything.
     Build,
     /// Boot the minimal kernel, load the module and run the classic user_test walkthrough.
     Demo(GuestOpts),
@@ -87,6 +89,12 @@ struct GuestOpts {
     /// Guest CPUs.
     #[arg(long, default_value = "2")]
     cpus: u32,
+    /// The kernel to boot: `minimal` (the default of demo and vm), `test` (with the debugging
+    /// aids), or Debian's own signed `debian-7.3` (trixie-backports) or `debian-7.2` (forky). For
+    /// `test`: run the in-guest suites on that kernel only (default: the test kernel and both
+    /// Debian kernels).
+    #[arg(long, value_enum)]
+    kernel: Option<KernelChoice>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -153,18 +161,30 @@ struct VmOpts {
     /// Host files to copy into the guest's working directory (/work), where COMMAND runs.
     #[arg(long = "with", value_name = "FILE", num_args = 1..)]
     with: Vec<PathBuf>,
-    /// The kernel to boot: the minimal one, or the test kernel with the debugging aids.
-    #[arg(long, value_enum, default_value = "minimal")]
-    kernel: KernelChoice,
     /// The command to run in the guest (after `--`); without one, an interactive shell.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum KernelChoice {
+pub enum KernelChoice {
     Minimal,
     Test,
+    #[value(name = "debian-7.3")]
+    Debian73,
+    #[value(name = "debian-7.2")]
+    Debian72,
+}
+
+impl KernelChoice {
+    /// The Debian kernel this names, if it names one.
+    pub fn distro(self) -> Option<stock::Distro> {
+        match self {
+            KernelChoice::Minimal | KernelChoice::Test => None,
+            KernelChoice::Debian73 => Some(stock::DEBIAN_73),
+            KernelChoice::Debian72 => Some(stock::DEBIAN_72),
+        }
+    }
 }
 
 /// Checks a `NAME=VALUE` module parameter: a C identifier, `=`, and a value without spaces.
@@ -214,6 +234,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let k = kernel::ensure(&paths, &source, profile)?;
                 kernel::build_module(&paths, &k)?;
             }
+            for d in stock::ALL {
+                let k = stock::ensure(&paths, d)?;
+                kernel::build_module(&paths, &k)?;
+            }
             tools::build(&paths)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -221,6 +245,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Test(opts) => tests_cmd::test(&paths, &opts),
         Cmd::Vm(opts) => vm(&paths, &opts),
         Cmd::Lint => lint::lint(&paths),
+        Cmd::Bench(o) if o.guest.kernel.is_some_and(|k| k != KernelChoice::Minimal) => {
+            bail!("bench runs on the minimal kernel only (its counting boot needs its symbols)")
+        }
         Cmd::Bench(o) => bench::bench(&paths, &o.guest, o.size, o.repeat, !o.no_count, &o.profile),
     }
 }
@@ -235,7 +262,7 @@ pub const DEMO_STEPS: &[&[&str]] = &[
 ];
 
 /// The demo's guest script: echo each step, run it, then show the module's kernel log lines.
-fn demo_script() -> String {
+pub fn demo_script() -> String {
     let mut s = String::from("fail=0\n");
     for step in DEMO_STEPS {
         let words: Vec<String> = step.iter().map(|w| w.to_string()).collect();
@@ -252,13 +279,14 @@ fn demo_script() -> String {
     s
 }
 
-/// Builds what a guest of `profile` needs.
-fn prepare(
-    paths: &Paths,
-    profile: kernel::Profile,
-) -> Result<(kernel::Kernel, PathBuf, tools::Tools)> {
+/// Builds what a guest of the chosen kernel needs.
+fn prepare(paths: &Paths, choice: KernelChoice) -> Result<(kernel::Kernel, PathBuf, tools::Tools)> {
     let source = setup::setup(paths)?;
-    let k = kernel::ensure(paths, &source, profile)?;
+    let k = match (choice, choice.distro()) {
+        (_, Some(d)) => stock::ensure(paths, d)?,
+        (KernelChoice::Test, None) => kernel::ensure(paths, &source, kernel::TEST)?,
+        _ => kernel::ensure(paths, &source, kernel::MINIMAL)?,
+    };
     let module = kernel::build_module(paths, &k)?;
     let tools = tools::build(paths)?;
     Ok((k, module, tools))
@@ -291,7 +319,7 @@ fn spec<'a>(
 }
 
 fn demo(paths: &Paths, opts: &GuestOpts) -> Result<ExitCode> {
-    let built = prepare(paths, kernel::MINIMAL)?;
+    let built = prepare(paths, opts.kernel.unwrap_or(KernelChoice::Minimal))?;
     let run = guest::run(
         paths,
         &spec(
@@ -335,11 +363,7 @@ fn vm(paths: &Paths, opts: &VmOpts) -> Result<ExitCode> {
             bail!("--with {}: no such file", f.display());
         }
     }
-    let profile = match opts.kernel {
-        KernelChoice::Minimal => kernel::MINIMAL,
-        KernelChoice::Test => kernel::TEST,
-    };
-    let built = prepare(paths, profile)?;
+    let built = prepare(paths, opts.guest.kernel.unwrap_or(KernelChoice::Minimal))?;
     let interactive = opts.command.is_empty();
     let (job, timeout) = if interactive {
         if !opts.with.is_empty() {

@@ -44,6 +44,9 @@ pub struct QemuConfig {
     pub initrd: PathBuf,
     pub cmdline: String,
     pub accel: Accel,
+    /// TCG only: run every vCPU in one host thread (`thread=single`), see
+    /// `kernel::Profile::tcg_one_thread`.
+    pub tcg_one_thread: bool,
     pub memory_mib: u32,
     pub cpus: u32,
     pub console: Console,
@@ -58,7 +61,11 @@ impl QemuConfig {
     pub fn args(&self) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
-        push(&["-accel", self.accel.name()]);
+        if self.accel == Accel::Tcg && self.tcg_one_thread {
+            push(&["-accel", "tcg,thread=single"]);
+        } else {
+            push(&["-accel", self.accel.name()]);
+        }
         push(&["-m", &format!("{}M", self.memory_mib)]);
         // One CPU per socket: SeaBIOS's MP table then lists every CPU, which a kernel without
         // ACPI needs to bring them up.
@@ -178,6 +185,7 @@ mod tests {
             initrd: "/k/initrd.cpio".into(),
             cmdline: "console=ttyS0 panic=-1".into(),
             accel: Accel::Tcg,
+            tcg_one_thread: false,
             memory_mib: 1024,
             cpus: 2,
             console,
@@ -204,6 +212,20 @@ mod tests {
             args.windows(2)
                 .any(|w| w[0] == "-smp" && w[1] == "2,sockets=2")
         );
+    }
+
+    #[test]
+    fn one_thread_tcg_is_asked_for_by_name_and_only_under_tcg() {
+        let mut c = config(Console::File("/l/console.log".into()));
+        c.tcg_one_thread = true;
+        let args = c.args();
+        assert!(
+            args.windows(2)
+                .any(|w| w[0] == "-accel" && w[1] == "tcg,thread=single")
+        );
+        c.accel = Accel::Kvm;
+        let args = c.args();
+        assert!(args.windows(2).any(|w| w[0] == "-accel" && w[1] == "kvm"));
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub const PACKAGES: &[&str] = &[
     "lld-19",
     "llvm-19",
     "make",
+    "mmdebstrap",
     "qemu-system-x86",
     "xz-utils",
 ];

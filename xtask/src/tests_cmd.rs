@@ -7,8 +7,8 @@ use crate::ktap::{self, Outcome};
 use crate::paths::Paths;
 use crate::tally::{Tally, libtest_counts};
 use crate::ui::{Phase, fmt_duration};
-use crate::{TestOpts, install, kernel, selftest, setup, tools};
-use anyhow::Result;
+use crate::{KernelChoice, TestOpts, install, kernel, selftest, setup, stock, tools};
+use anyhow::{Context, Result};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -43,15 +43,37 @@ fn guest_timeout(o: &TestOpts) -> Duration {
     Duration::from_secs(secs)
 }
 
-/// The suites' options, exported in the guest job.
-fn suite_env(o: &TestOpts, k: &kernel::Kernel) -> Vec<(String, String)> {
-    let kasan = k.settings.iter().any(|s| s == "CONFIG_KASAN=y");
-    let cycles = load_cycles(o);
+/// The sizes of the long tests on a Debian kernel, from the debug kernel's: a quarter of the
+/// fuzzer's operations, a fifth of the load/unload cycles, half the stress seconds, unless
+/// `--full`. Those boots prove that the module works on the kernels users run (the same tests,
+/// every code path); the debug kernel, with the sanitizers, is where the long runs pay off, and
+/// a warm `cargo xtask test` stays at about five minutes on two cores.
+fn stock_sizes(o: &TestOpts) -> (u64, u64, u64) {
+    if o.full {
+        (o.fuzz_ops, load_cycles(o), o.stress_seconds)
+    } else {
+        (
+            (o.fuzz_ops / 4).max(1),
+            (o.load_cycles / 5).max(1),
+            (o.stress_seconds / 2).max(1),
+        )
+    }
+}
+
+/// The suites' options, exported in the guest job: for the test kernel, or (`stock`) for a
+/// Debian kernel.
+fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, String)> {
+    let kasan = k.has("KASAN");
+    let (fuzz_ops, cycles, stress_seconds) = if stock {
+        stock_sizes(o)
+    } else {
+        (o.fuzz_ops, load_cycles(o), o.stress_seconds)
+    };
     vec![
         ("MYDEV_KASAN".into(), u8::from(kasan).to_string()),
-        ("MYDEV_FUZZ_OPS".into(), o.fuzz_ops.to_string()),
+        ("MYDEV_FUZZ_OPS".into(), fuzz_ops.to_string()),
         ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
-        ("MYDEV_STRESS_SECONDS".into(), o.stress_seconds.to_string()),
+        ("MYDEV_STRESS_SECONDS".into(), stress_seconds.to_string()),
         ("MYDEV_LOAD_CYCLES".into(), cycles.to_string()),
         // Each test's own timeout: 2 minutes, or half a second per load/unload cycle (they took
         // 0.25 to 0.3 s each here on the debug kernel, with the other guest beside).
@@ -119,30 +141,60 @@ pub fn split_suites(output: &str) -> Vec<(String, String)> {
 
 pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     let opts = &test_opts.guest;
-    // `--suite`: only the named in-guest suites, for a quick loop.
-    let only = !test_opts.suite.is_empty();
+    // `--suite` or `--kernel`: only those in-guest suites on that kernel, for a quick loop.
+    let only = !test_opts.suite.is_empty() || opts.kernel.is_some();
     let selftests = !test_opts.no_selftest && !only;
     let start = Instant::now();
     let mut tally = Tally::default();
     let source = setup::setup(paths)?;
+    let (with_test, distros): (bool, Vec<stock::Distro>) = match opts.kernel {
+        None => (true, stock::ALL.to_vec()),
+        Some(KernelChoice::Test) => (true, Vec::new()),
+        Some(KernelChoice::Minimal) => {
+            anyhow::bail!(
+                "the suites run on the test kernel and on Debian's kernels, not on the minimal one"
+            )
+        }
+        Some(c) => (false, c.distro().into_iter().collect()),
+    };
     // The minimal kernel: installation is checked against it (gcc-built, the common case), and
     // the self-tests and scenarios boot it.
-    let minimal = kernel::ensure(paths, &source, kernel::MINIMAL)?;
-    let k = kernel::ensure(paths, &source, kernel::TEST)?;
-    // `ensure` checked every fragment setting in the built .config; show the debugging aids.
-    let debug: Vec<&str> = k
-        .settings
-        .iter()
-        .filter(|s| !minimal.settings.contains(s))
-        .map(String::as_str)
-        .collect();
-    eprintln!(
-        "    [kernel] verified in the test kernel's .config: {}",
-        debug.join(" ")
-    );
-    let module = kernel::build_module(paths, &k)?;
-    let minimal_module = kernel::build_module(paths, &minimal)?;
-    let cref = kernel::build_cref(paths, &minimal)?;
+    let minimal = if only {
+        None
+    } else {
+        Some(kernel::ensure(paths, &source, kernel::MINIMAL)?)
+    };
+    let k = if with_test {
+        let k = kernel::ensure(paths, &source, kernel::TEST)?;
+        // `ensure` checked every fragment setting in the built .config; show the debugging aids.
+        let debug: Vec<&str> = k
+            .settings
+            .iter()
+            .filter(|s| minimal.as_ref().is_none_or(|m| !m.settings.contains(s)))
+            .map(String::as_str)
+            .collect();
+        eprintln!(
+            "    [kernel] verified in the test kernel's .config: {}",
+            debug.join(" ")
+        );
+        let module = kernel::build_module(paths, &k)?;
+        Some((k, module))
+    } else {
+        None
+    };
+    let mut stocks = Vec::new();
+    for d in &distros {
+        let sk = stock::ensure(paths, *d)?;
+        let module = kernel::build_module(paths, &sk)?;
+        stocks.push((sk, module));
+    }
+    let extra = match &minimal {
+        Some(m) => Some((
+            kernel::build_module(paths, m)?,
+            kernel::build_cref(paths, m)?,
+        )),
+        None => None,
+    };
     let tools = tools::build(paths)?;
 
     // The in-guest suites: all of them, or those that `--suite` names.
@@ -150,57 +202,69 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
         tools.suites.iter().map(|(n, _)| n.clone()).collect(),
         &test_opts.suite,
     )?;
-    if only {
+    if let Some(m) = &minimal {
+        host_tests(paths, &mut tally)?;
+        install::run(paths, m, &mut tally);
+    } else {
         eprintln!(
-            "==> [host] skipped: only the suites {} (--suite)",
+            "==> [host] skipped: only the suites {} (--suite/--kernel)",
             names.join(", ")
         );
-    } else {
-        host_tests(paths, &mut tally)?;
-        install::run(paths, &minimal, &mut tally);
     }
-    // Two guests of the test kernel side by side: the fuzzer (the longest suite, one busy vCPU)
-    // in one, every other suite in the other; the self-tests beside them.
-    let env = suite_env(test_opts, &k);
-    let groups = guest_groups(&names);
+    // The guests, in lanes that run side by side (each lane's guests one after the other): two
+    // of the test kernel, the fuzzer (the longest suite, one busy vCPU) in one and every other
+    // suite in the other; the Debian kernels' guests after the self-tests in a third lane.
+    let mut groups: Vec<(String, Vec<String>, &kernel::Kernel, &std::path::Path)> = Vec::new();
+    if let Some((k, module)) = &k {
+        for (label, group) in guest_groups(&names) {
+            groups.push((label.to_string(), group, k, module));
+        }
+    }
+    let first_stock = groups.len();
+    for (sk, module) in &stocks {
+        groups.push((sk.profile.name.to_string(), names.clone(), sk, module));
+    }
     let specs: Vec<GuestSpec<'_>> = groups
         .iter()
         .enumerate()
-        .map(|(i, (label, group))| GuestSpec {
-            label,
-            kernel: &k,
-            module: &module,
-            tools: &tools,
-            params: &opts.params,
-            files: &[],
-            extra_modules: &[],
-            job: Job::Script(suites_script(group, &env)),
-            timeout: Some(guest_timeout(test_opts)),
-            accel: opts.accel,
-            memory_mib: opts.memory.max(2048),
-            cpus: opts.cpus,
-            // One guest's output streams as it arrives; the others' is in their logs.
-            stream: i == 0,
-            qemu_extra: &[],
+        .map(|(i, (label, group, k, module))| {
+            let env = suite_env(test_opts, k, i >= first_stock);
+            GuestSpec {
+                label,
+                kernel: k,
+                module,
+                tools: &tools,
+                params: &opts.params,
+                files: &[],
+                extra_modules: &[],
+                job: Job::Script(suites_script(group, &env)),
+                timeout: Some(guest_timeout(test_opts)),
+                accel: opts.accel,
+                memory_mib: opts.memory.max(2048),
+                cpus: opts.cpus,
+                // One guest's output streams as it arrives; the others' is in their logs.
+                stream: i == 0,
+                qemu_extra: &[],
+            }
         })
         .collect();
+    // Without the test kernel (`--kernel debian-*`), the Debian guests get lanes of their own.
+    let (lanes, side_specs): (Vec<&GuestSpec<'_>>, Vec<&GuestSpec<'_>>) = if with_test {
+        let (a, b) = specs.split_at(first_stock);
+        (a.iter().collect(), b.iter().collect())
+    } else {
+        (specs.iter().collect(), Vec::new())
+    };
     let (runs, side) = std::thread::scope(|scope| {
-        let side = scope.spawn(|| -> Result<Tally> {
+        let side = scope.spawn(|| -> Result<(Tally, Vec<Result<GuestRun>>)> {
             let mut side = Tally::default();
-            if selftests {
-                selftest::run_all(
-                    paths,
-                    &minimal,
-                    &minimal_module,
-                    &cref,
-                    &tools,
-                    opts,
-                    &mut side,
-                )?;
+            if let (true, Some(m), Some((mm, cref))) = (selftests, &minimal, &extra) {
+                selftest::run_all(paths, m, mm, cref, &tools, opts, &mut side)?;
             }
-            Ok(side)
+            let runs = side_specs.iter().map(|s| guest::run(paths, s)).collect();
+            Ok((side, runs))
         });
-        let guests: Vec<_> = specs
+        let guests: Vec<_> = lanes
             .iter()
             .map(|spec| scope.spawn(move || guest::run(paths, spec)))
             .collect();
@@ -216,17 +280,34 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             .map_err(|_| anyhow::anyhow!("the self-test thread panicked"));
         (runs, side)
     });
-    let runs = runs.into_iter().collect::<Result<Vec<GuestRun>>>()?;
-    let side = side??;
+    let (side, side_runs) = side??;
+    let runs = runs
+        .into_iter()
+        .chain(side_runs)
+        .collect::<Result<Vec<GuestRun>>>()?;
+    // `lanes` then `side_specs`: the order of `runs`.
+    let ordered: Vec<&GuestSpec<'_>> = lanes.iter().chain(side_specs.iter()).copied().collect();
     let before = (tally.passed, tally.failed, tally.skipped);
     let mut kunit_results = Vec::new();
     let mut kunit_runs = 0;
-    for ((spec, (label, group)), run) in specs.iter().zip(&groups).zip(&runs) {
+    for (spec, run) in ordered.iter().zip(&runs) {
+        let group = &groups
+            .iter()
+            .find(|g| g.0 == spec.label)
+            .context("a guest without its group")?
+            .1;
         if !spec.stream && !run.output.is_empty() {
-            eprintln!("    [guest] output of the {label} guest:");
+            eprintln!("    [guest] output of the {} guest:", spec.label);
             eprint!("{}", run.output);
         }
-        kunit_runs += count_guest(label, group, run, &mut tally, &mut kunit_results);
+        kunit_runs += count_guest(
+            spec.label,
+            spec.kernel,
+            group,
+            run,
+            &mut tally,
+            &mut kunit_results,
+        );
     }
     // The kernel's own KUnit suites also run at boot: only a failure of theirs counts.
     for r in ktap::merge_by_name(kunit_results) {
@@ -248,7 +329,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             side.passed, side.failed
         );
     } else if only {
-        eprintln!("==> [selftest] skipped (--suite)");
+        eprintln!("==> [selftest] skipped (--suite/--kernel)");
     } else {
         eprintln!("==> [selftest] skipped (--no-selftest)");
     }
@@ -283,6 +364,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
 /// the number of KUnit runs in its kernel log.
 fn count_guest(
     label: &str,
+    k: &kernel::Kernel,
     group: &[String],
     run: &GuestRun,
     tally: &mut Tally,
@@ -304,7 +386,7 @@ fn count_guest(
         }
     }
     let kunit_docs = ktap::kunit_documents(&run.console);
-    if kunit_docs.is_empty() {
+    if kunit_docs.is_empty() && k.has("KUNIT") {
         tally.failure(
             "kunit",
             &format!(
@@ -319,8 +401,13 @@ fn count_guest(
             tally.failure("kunit", e);
         }
     }
-    let leaks = format!("no_leaks_after_the_{}_guest", label.replace('-', "_"));
+    let leaks = format!(
+        "no_leaks_after_the_{}_guest",
+        label.replace(['-', '.'], "_")
+    );
     match kmemleak_report(&run.output) {
+        // A distribution kernel without kmemleak: nothing to scan.
+        None if !k.has("DEBUG_KMEMLEAK") => {}
         Some(r) if r.is_empty() => tally.result("kmemleak", &ok(&leaks)),
         Some(r) => tally.failure("kmemleak", &format!("{label} guest: kmemleak reports leaks:\n{r}")),
         None => tally.failure(
