@@ -15,6 +15,7 @@ mod kconfig;
 mod kernel;
 mod ktap;
 mod lint;
+mod package;
 mod paths;
 mod plugin;
 mod profile;
@@ -66,6 +67,11 @@ enum Cmd {
     /// SAFETY comments), rustdoc, and for the module rustfmt with the kernel's .rustfmt.toml and a
     /// CLIPPY=1 W=e build.
     Lint,
+    /// Build the Debian packages mydev-dkms and mydev-tools (target/mydev/packages) and check
+    /// them with lintian; with --test, also install them in a fresh Debian 13 chroot, let DKMS
+    /// build for Debian's 7.3 kernel, boot that kernel's image with the installed module and
+    /// tool, and remove them again.
+    Package(PackageOpts),
     /// Boot the minimal kernel with the module loaded: a shell on the serial console, or, after
     /// `--`, run COMMAND in the guest and exit with its status.
     Vm(VmOpts),
@@ -152,6 +158,13 @@ struct BenchOpts {
     /// for this measurement, METRIC:PARAM (repeatable; `none` for no profile).
     #[arg(long, value_name = "METRIC:PARAM", default_values = ["pread_latency:64"])]
     profile: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+struct PackageOpts {
+    /// Also run the installation test in a fresh chroot (about 5 minutes).
+    #[arg(long)]
+    test: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -245,11 +258,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Test(opts) => tests_cmd::test(&paths, &opts),
         Cmd::Vm(opts) => vm(&paths, &opts),
         Cmd::Lint => lint::lint(&paths),
+        Cmd::Package(o) => package_cmd(&paths, o.test),
         Cmd::Bench(o) if o.guest.kernel.is_some_and(|k| k != KernelChoice::Minimal) => {
             bail!("bench runs on the minimal kernel only (its counting boot needs its symbols)")
         }
         Cmd::Bench(o) => bench::bench(&paths, &o.guest, o.size, o.repeat, !o.no_count, &o.profile),
     }
+}
+
+/// `cargo xtask package`: build, lint, and with `test` install and boot.
+fn package_cmd(paths: &Paths, test: bool) -> Result<ExitCode> {
+    setup::setup(paths)?;
+    let tools = tools::build(paths)?;
+    let mut tally = tally::Tally::default();
+    package::run(paths, &tools, test, &mut tally)?;
+    for f in &tally.failures {
+        eprintln!("  {f}");
+    }
+    println!("{}", tally.line());
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The steps of the demo: the original C project's walkthrough.

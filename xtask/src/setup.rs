@@ -28,6 +28,7 @@ pub const PACKAGES: &[&str] = &[
     "libclang-19-dev",
     "libelf-dev",
     "libssl-dev",
+    "lintian",
     "lld-19",
     "llvm-19",
     "make",
