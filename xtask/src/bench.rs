@@ -590,6 +590,7 @@ pub fn bench(
             },
             stream: false,
             qemu_extra: extra,
+            one_thread: false,
         };
         let run = guest::run(paths, &spec)?;
         for p in run.problems() {

@@ -111,8 +111,9 @@ pub struct TestOpts {
     /// fail a run).
     #[arg(long)]
     no_selftest: bool,
-    /// Operations the model-based fuzzer runs (a longer run: --fuzz-ops 5000000 --timeout 3600).
-    #[arg(long, value_name = "N", default_value = "200000")]
+    /// Operations the model-based fuzzer runs on the test kernel (at least 500,000 with --full;
+    /// a longer run: --fuzz-ops 5000000 --timeout 3600).
+    #[arg(long, value_name = "N", default_value = "100000")]
     fuzz_ops: u64,
     /// The fuzzer's seed (a mismatch report names the seed that reproduces it).
     #[arg(long, value_name = "N", default_value = "1")]
@@ -120,18 +121,19 @@ pub struct TestOpts {
     /// Seconds the concurrent stress test runs.
     #[arg(long, value_name = "SECONDS", default_value = "10")]
     stress_seconds: u64,
-    /// Module load/unload cycles of the lifecycle test (each takes 0.25 to 0.3 s on the debug
+    /// Module load/unload cycles of the lifecycle test (each takes 0.25 to 0.5 s on the debug
     /// kernel under emulation on two cores; --full runs 1000). The test's own timeout grows with
-    /// it (half a second a cycle, at least 2 minutes).
-    #[arg(long, value_name = "N", default_value = "250")]
+    /// it (a second a cycle, at least 2 minutes).
+    #[arg(long, value_name = "N", default_value = "150")]
     load_cycles: u64,
-    /// The full sizes of the stress and lifecycle tests (1000 load/unload cycles), as CI runs
-    /// them, with a guest timeout of at least 20 minutes; the default keeps a warm run at about
-    /// five minutes on two cores.
+    /// The full sizes, as CI runs them: 1000 load/unload cycles, 500,000 fuzzer operations,
+    /// 20,000 mmap/munmap cycles, the same sizes on Debian's kernels, the Debian packages
+    /// installed and booted, and a guest timeout of at least 20 minutes; the default keeps a
+    /// warm run under five minutes on two cores.
     #[arg(long)]
     full: bool,
-    /// mmap/munmap cycles of the mapping test.
-    #[arg(long, value_name = "N", default_value = "10000")]
+    /// mmap/munmap cycles of the mapping test (at least 20,000 with --full).
+    #[arg(long, value_name = "N", default_value = "5000")]
     map_cycles: u64,
     /// Run only this in-guest suite on the test kernel (repeatable: module-tests,
     /// library-tests, tool-tests, fuzz, stress), with KUnit and the kmemleak scan, and nothing
@@ -346,6 +348,7 @@ fn spec<'a>(
         cpus: opts.cpus,
         stream: true,
         qemu_extra: &[],
+        one_thread: false,
     }
 }
 

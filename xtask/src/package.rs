@@ -399,6 +399,7 @@ pub fn chroot_test(
                 cpus: 2,
                 stream: false,
                 qemu_extra: &[],
+                one_thread: false,
             },
         )?;
         eprint!("{}", run.output);

@@ -45,7 +45,7 @@ pub struct QemuConfig {
     pub cmdline: String,
     pub accel: Accel,
     /// TCG only: run every vCPU in one host thread (`thread=single`), see
-    /// `kernel::Profile::tcg_one_thread`.
+    /// `kernel::Profile::tcg_one_thread` and `guest::GuestSpec::one_thread`.
     pub tcg_one_thread: bool,
     pub memory_mib: u32,
     pub cpus: u32,

@@ -280,6 +280,7 @@ pub fn run_all(
             },
             stream: false,
             qemu_extra: &extra,
+            one_thread: true,
         };
         let run = guest::run(paths, &spec)?;
         let outcome = match (case.check)(&run, kernel) {

@@ -32,6 +32,15 @@ fn load_cycles(o: &TestOpts) -> u64 {
     }
 }
 
+/// The fuzzer's operations: `--fuzz-ops`, at least 500,000 with `--full`.
+fn fuzz_ops(o: &TestOpts) -> u64 {
+    if o.full {
+        o.fuzz_ops.max(500_000)
+    } else {
+        o.fuzz_ops
+    }
+}
+
 /// The guest's timeout: `--timeout`, and at least 20 minutes with `--full`, whose 1,000
 /// load/unload cycles alone take about 5 minutes on the debug kernel under emulation.
 fn guest_timeout(o: &TestOpts) -> Duration {
@@ -50,7 +59,7 @@ fn guest_timeout(o: &TestOpts) -> Duration {
 /// a warm `cargo xtask test` stays at about five minutes on two cores.
 fn stock_sizes(o: &TestOpts) -> (u64, u64, u64) {
     if o.full {
-        (o.fuzz_ops, load_cycles(o), o.stress_seconds)
+        (fuzz_ops(o), load_cycles(o), o.stress_seconds)
     } else {
         (
             (o.fuzz_ops / 4).max(1),
@@ -67,7 +76,7 @@ fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, Stri
     let (fuzz_ops, cycles, stress_seconds) = if stock {
         stock_sizes(o)
     } else {
-        (o.fuzz_ops, load_cycles(o), o.stress_seconds)
+        (fuzz_ops(o), load_cycles(o), o.stress_seconds)
     };
     vec![
         ("MYDEV_KASAN".into(), u8::from(kasan).to_string()),
@@ -75,13 +84,19 @@ fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, Stri
         ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
         ("MYDEV_STRESS_SECONDS".into(), stress_seconds.to_string()),
         ("MYDEV_LOAD_CYCLES".into(), cycles.to_string()),
-        // Each test's own timeout: 2 minutes, or half a second per load/unload cycle (they took
-        // 0.25 to 0.3 s each here on the debug kernel, with the other guest beside).
+        // Each test's own timeout: 2 minutes, or a second per load/unload cycle (they took 0.25
+        // to 0.3 s each here on the debug kernel with one other guest beside it, and 0.5 s with
+        // three guests and the self-tests sharing the two cores).
+        ("MYDEV_TEST_TIMEOUT".into(), cycles.max(120).to_string()),
         (
-            "MYDEV_TEST_TIMEOUT".into(),
-            (cycles / 2).max(120).to_string(),
+            "MYDEV_MAP_CYCLES".into(),
+            if o.full {
+                o.map_cycles.max(20_000)
+            } else {
+                o.map_cycles
+            }
+            .to_string(),
         ),
-        ("MYDEV_MAP_CYCLES".into(), o.map_cycles.to_string()),
         // Needs a guest of 1 to 2 GiB: run in a scenario boot of its own.
         ("MYDEV_TESTS_SKIP".into(), "largest_size".to_string()),
     ]
@@ -214,9 +229,10 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             names.join(", ")
         );
     }
-    // The guests, in lanes that run side by side (each lane's guests one after the other): two
-    // of the test kernel, the fuzzer (the longest suite, one busy vCPU) in one and every other
-    // suite in the other; the Debian kernels' guests after the self-tests in a third lane.
+    // The guests, from a queue that two workers take from, beside the self-tests: first the two
+    // of the test kernel (the fuzzer, the longest suite with one busy vCPU, in one; every other
+    // suite in the other), then one per Debian kernel. On two cores this keeps both busy to the
+    // end, whichever guest finishes first.
     let mut groups: Vec<(String, Vec<String>, &kernel::Kernel, &std::path::Path)> = Vec::new();
     if let Some((k, module)) = &k {
         for (label, group) in guest_groups(&names) {
@@ -248,52 +264,32 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
                 // One guest's output streams as it arrives; the others' is in their logs.
                 stream: i == 0,
                 qemu_extra: &[],
+                // The fuzzer is one process at a time: its guest needs no parallel vCPUs. The
+                // other suites' races (two readers of one file, rmmod against users) do.
+                one_thread: group.iter().all(|n| n == "fuzz"),
             }
         })
         .collect();
-    // Without the test kernel (`--kernel debian-*`), the Debian guests get lanes of their own.
-    let (lanes, side_specs): (Vec<&GuestSpec<'_>>, Vec<&GuestSpec<'_>>) = if with_test {
-        let (a, b) = specs.split_at(first_stock);
-        (a.iter().collect(), b.iter().collect())
-    } else {
-        (specs.iter().collect(), Vec::new())
-    };
     let (runs, side) = std::thread::scope(|scope| {
-        let side = scope.spawn(|| -> Result<(Tally, Vec<Result<GuestRun>>)> {
+        let side = scope.spawn(|| -> Result<Tally> {
             let mut side = Tally::default();
             if let (true, Some(m), Some((mm, cref))) = (selftests, &minimal, &extra) {
                 selftest::run_all(paths, m, mm, cref, &tools, opts, &mut side)?;
             }
-            let runs = side_specs.iter().map(|s| guest::run(paths, s)).collect();
-            Ok((side, runs))
+            Ok(side)
         });
-        let guests: Vec<_> = lanes
-            .iter()
-            .map(|spec| scope.spawn(move || guest::run(paths, spec)))
-            .collect();
-        let runs: Vec<Result<GuestRun>> = guests
-            .into_iter()
-            .map(|g| {
-                g.join()
-                    .map_err(|_| anyhow::anyhow!("a guest thread panicked"))?
-            })
-            .collect();
+        let runs = run_queue(paths, &specs, GUEST_WORKERS);
         let side = side
             .join()
             .map_err(|_| anyhow::anyhow!("the self-test thread panicked"));
         (runs, side)
     });
-    let (side, side_runs) = side??;
-    let runs = runs
-        .into_iter()
-        .chain(side_runs)
-        .collect::<Result<Vec<GuestRun>>>()?;
-    // `lanes` then `side_specs`: the order of `runs`.
-    let ordered: Vec<&GuestSpec<'_>> = lanes.iter().chain(side_specs.iter()).copied().collect();
+    let side = side??;
+    let runs = runs?;
     let before = (tally.passed, tally.failed, tally.skipped);
     let mut kunit_results = Vec::new();
     let mut kunit_runs = 0;
-    for (spec, run) in ordered.iter().zip(&runs) {
+    for (spec, run) in specs.iter().zip(&runs) {
         let group = &groups
             .iter()
             .find(|g| g.0 == spec.label)
@@ -360,6 +356,37 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Guests that run at once from the queue (besides the self-tests' own).
+const GUEST_WORKERS: usize = 2;
+
+/// Runs every guest of `specs`, `workers` at a time, each worker taking the next one when its
+/// guest is done; the results come back in the order of `specs`.
+fn run_queue(paths: &Paths, specs: &[GuestSpec<'_>], workers: usize) -> Result<Vec<GuestRun>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Result<GuestRun>>>> =
+        std::sync::Mutex::new(specs.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(specs.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(spec) = specs.get(i) else { break };
+                    let run = guest::run(paths, spec);
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(run);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a guest worker panicked"))?
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("a guest never ran"))))
+        .collect()
 }
 
 /// Counts one test-kernel guest's results into `tally`: its suites (`group`), kmemleak and
