@@ -81,6 +81,13 @@ fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, Stri
     vec![
         ("MYDEV_KASAN".into(), u8::from(kasan).to_string()),
         ("MYDEV_FUZZ_OPS".into(), fuzz_ops.to_string()),
+        // The fuzzer also stops after this many seconds: with --full, long enough for its
+        // 500,000 operations on the debug kernel (about 650 s with other guests beside it),
+        // inside the guest's 20 minutes.
+        (
+            "MYDEV_FUZZ_SECONDS".into(),
+            if o.full { "1000" } else { "600" }.to_string(),
+        ),
         ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
         ("MYDEV_STRESS_SECONDS".into(), stress_seconds.to_string()),
         ("MYDEV_LOAD_CYCLES".into(), cycles.to_string()),
