@@ -17,17 +17,30 @@ pub const KERNEL_TROUBLE: &[&str] = &[
     "possible circular locking dependency",
 ];
 
+/// The kernel-log lines with which the `faults` suite brackets its injected failures. A failed
+/// `vmalloc` dumps its stack (`warn_alloc`), so inside the brackets a `Call Trace:` alone is not
+/// trouble; every other marker still is.
+pub const FAULT_WINDOW: (&str, &str) =
+    ("mydev-fault-injection: begin", "mydev-fault-injection: end");
+
 /// The console lines (timestamps kept) that show kernel trouble, with a few lines of context
 /// after the first one.
 pub fn kernel_trouble(console: &str) -> Vec<String> {
     let lines: Vec<&str> = console.lines().collect();
     let mut out = Vec::new();
     let mut context_until = 0usize;
+    let mut injecting = false;
     for (i, line) in lines.iter().enumerate() {
         // A KTAP diagnostic or the guest's own echo of a marker is not a kernel report.
         let text = crate::ktap::strip_timestamp(line.trim_end_matches('\r'));
+        if text.ends_with(FAULT_WINDOW.0) {
+            injecting = true;
+        } else if text.ends_with(FAULT_WINDOW.1) {
+            injecting = false;
+        }
         let hit = KERNEL_TROUBLE
             .iter()
+            .filter(|m| !(injecting && **m == "Call Trace:"))
             .any(|m| text.starts_with(m) || text.contains(&format!(" {m}")));
         if hit || i < context_until {
             out.push(line.trim_end_matches('\r').to_string());
@@ -62,6 +75,30 @@ pub fn between<'a>(output: &'a str, begin: &str, end: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inside_the_fault_window_only_a_bare_call_trace_is_accepted() {
+        let dump = "[    2.0] insmod: vmalloc error: size 16777216, failed to allocate pages\n\
+                    [    2.0] Call Trace:\n[    2.0]  dump_stack_lvl+0x1\n";
+        let window = format!(
+            "[    1.0] {}\n{dump}[    3.0] {}\n",
+            FAULT_WINDOW.0, FAULT_WINDOW.1
+        );
+        assert!(
+            kernel_trouble(&window).is_empty(),
+            "{:?}",
+            kernel_trouble(&window)
+        );
+        // The same dump outside the window, and a real report inside it, are trouble.
+        assert!(!kernel_trouble(dump).is_empty());
+        let after = format!("{window}{dump}");
+        assert!(!kernel_trouble(&after).is_empty(), "the window closed");
+        let kasan = format!(
+            "[    1.0] {}\n[    2.0] BUG: KASAN: use-after-free\n",
+            FAULT_WINDOW.0
+        );
+        assert!(!kernel_trouble(&kasan).is_empty());
+    }
 
     #[test]
     fn a_clean_boot_has_no_trouble() {
