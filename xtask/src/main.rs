@@ -124,19 +124,19 @@ pub struct TestOpts {
     /// Module load/unload cycles of the lifecycle test (each takes 0.25 to 0.5 s on the debug
     /// kernel under emulation on two cores; --full runs 1000). The test's own timeout grows with
     /// it (a second a cycle, at least 2 minutes).
-    #[arg(long, value_name = "N", default_value = "150")]
+    #[arg(long, value_name = "N", default_value = "120")]
     load_cycles: u64,
     /// The full sizes, as CI runs them: 1000 load/unload cycles, 500,000 fuzzer operations,
     /// 20,000 mmap/munmap cycles, the same sizes on Debian's kernels, the Debian packages
-    /// installed and booted, and a guest timeout of at least 20 minutes; the default keeps a
-    /// warm run under five minutes on two cores.
+    /// installed and booted, every failure point of a load, and a guest timeout of at least 40
+    /// minutes; the default keeps a warm run under five minutes on two cores.
     #[arg(long)]
     full: bool,
     /// mmap/munmap cycles of the mapping test (at least 20,000 with --full).
     #[arg(long, value_name = "N", default_value = "5000")]
     map_cycles: u64,
     /// Run only this in-guest suite on the test kernel (repeatable: module-tests,
-    /// library-tests, tool-tests, fuzz, stress), with KUnit and the kmemleak scan, and nothing
+    /// library-tests, tool-tests, fuzz, stress, faults), with KUnit and the kmemleak scan, and nothing
     /// else (no host tests, install checks or self-tests): the quick loop.
     #[arg(long, value_name = "NAME")]
     suite: Vec<String>,

@@ -41,11 +41,12 @@ fn fuzz_ops(o: &TestOpts) -> u64 {
     }
 }
 
-/// The guest's timeout: `--timeout`, and at least 20 minutes with `--full`, whose 1,000
-/// load/unload cycles alone take about 5 minutes on the debug kernel under emulation.
+/// The guest's timeout: `--timeout`, and at least 40 minutes with `--full`, whose 1,000
+/// load/unload cycles alone take about 5 minutes on the debug kernel under emulation, and whose
+/// fuzzer (about 11 minutes) and fault injection at every point (about 12) share a guest.
 fn guest_timeout(o: &TestOpts) -> Duration {
     let secs = if o.full {
-        o.guest.timeout.max(1200)
+        o.guest.timeout.max(2400)
     } else {
         o.guest.timeout
     };
@@ -83,7 +84,7 @@ fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, Stri
         ("MYDEV_FUZZ_OPS".into(), fuzz_ops.to_string()),
         // The fuzzer also stops after this many seconds: with --full, long enough for its
         // 500,000 operations on the debug kernel (about 650 s with other guests beside it),
-        // inside the guest's 20 minutes.
+        // inside the guest's time.
         (
             "MYDEV_FUZZ_SECONDS".into(),
             if o.full { "1000" } else { "600" }.to_string(),
@@ -94,7 +95,21 @@ fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, Stri
         // Each test's own timeout: 2 minutes, or a second per load/unload cycle (they took 0.25
         // to 0.3 s each here on the debug kernel with one other guest beside it, and 0.5 s with
         // three guests and the self-tests sharing the two cores).
-        ("MYDEV_TEST_TIMEOUT".into(), cycles.max(120).to_string()),
+        (
+            "MYDEV_TEST_TIMEOUT".into(),
+            if o.full {
+                cycles.max(1800)
+            } else {
+                cycles.max(120)
+            }
+            .to_string(),
+        ),
+        // The faults suite fails every failure point of a load with --full (about 350 per
+        // size, up to a second or so each on the debug kernel), every 20th with --suite faults.
+        (
+            "MYDEV_FAULTS_STRIDE".into(),
+            if o.full { "1" } else { "20" }.to_string(),
+        ),
         (
             "MYDEV_MAP_CYCLES".into(),
             if o.full {
@@ -224,6 +239,17 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
         tools.suites.iter().map(|(n, _)| n.clone()).collect(),
         &test_opts.suite,
     )?;
+    // The fault injection runs with --full (every failure point) or when named: in a warm
+    // default run it would push the time past five minutes.
+    let names = if test_opts.full || !test_opts.suite.is_empty() {
+        names
+    } else {
+        eprintln!("==> [guest] the faults suite runs with --full or --suite faults");
+        names
+            .into_iter()
+            .filter(|n| !FAULT_SUITES.contains(&n.as_str()))
+            .collect()
+    };
     if let Some(m) = &minimal {
         host_tests(paths, &mut tally)?;
         install::run(paths, m, &mut tally);
@@ -248,7 +274,14 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     }
     let first_stock = groups.len();
     for (sk, module) in &stocks {
-        groups.push((sk.profile.name.to_string(), names.clone(), sk, module));
+        let suites: Vec<String> = names
+            .iter()
+            .filter(|n| sk.has("FAULT_INJECTION") || !FAULT_SUITES.contains(&n.as_str()))
+            .cloned()
+            .collect();
+        if !suites.is_empty() {
+            groups.push((sk.profile.name.to_string(), suites, sk, module));
+        }
     }
     let specs: Vec<GuestSpec<'_>> = groups
         .iter()
@@ -271,9 +304,12 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
                 // One guest's output streams as it arrives; the others' is in their logs.
                 stream: i == 0,
                 qemu_extra: &[],
-                // The fuzzer is one process at a time: its guest needs no parallel vCPUs. The
-                // other suites' races (two readers of one file, rmmod against users) do.
-                one_thread: group.iter().all(|n| n == "fuzz"),
+                // The fuzzer and the fault injection are one process at a time: their guest
+                // needs no parallel vCPUs. The other suites' races (two readers of one file,
+                // rmmod against users) do.
+                one_thread: group
+                    .iter()
+                    .all(|n| ONE_THREAD_SUITES.contains(&n.as_str())),
             }
         })
         .collect();
@@ -458,10 +494,21 @@ fn count_guest(
     kunit_docs.len()
 }
 
-/// The test-kernel guests and their suites: the fuzzer alone in `test-fuzz`, the others in
+/// The suites that need no vCPUs running at the same time (one process at a time): they share
+/// the test kernel's second guest, which runs TCG in one host thread.
+const ONE_THREAD_SUITES: &[&str] = &["fuzz", "faults"];
+
+/// The suites that need the kernel's fault injection (`CONFIG_FAULT_INJECTION`): the test
+/// kernel's, not Debian's.
+const FAULT_SUITES: &[&str] = &["faults"];
+
+/// The test-kernel guests and their suites: the fuzzer and the fault injection in `test-fuzz`, the others in
 /// `test` (a group with no suite gets no guest).
 fn guest_groups(names: &[String]) -> Vec<(&'static str, Vec<String>)> {
-    let (fuzz, rest): (Vec<String>, Vec<String>) = names.iter().cloned().partition(|n| n == "fuzz");
+    let (fuzz, rest): (Vec<String>, Vec<String>) = names
+        .iter()
+        .cloned()
+        .partition(|n| ONE_THREAD_SUITES.contains(&n.as_str()));
     [("test", rest), ("test-fuzz", fuzz)]
         .into_iter()
         .filter(|(_, group)| !group.is_empty())
@@ -552,7 +599,7 @@ mod tests {
 
     #[test]
     fn the_fuzzer_gets_a_guest_of_its_own() {
-        let names: Vec<String> = ["module-tests", "fuzz", "stress"]
+        let names: Vec<String> = ["module-tests", "fuzz", "stress", "faults"]
             .map(String::from)
             .to_vec();
         let g = guest_groups(&names);
@@ -564,7 +611,10 @@ mod tests {
                 vec!["module-tests".to_string(), "stress".to_string()]
             )
         );
-        assert_eq!(g[1], ("test-fuzz", vec!["fuzz".to_string()]));
+        assert_eq!(
+            g[1],
+            ("test-fuzz", vec!["fuzz".to_string(), "faults".to_string()])
+        );
         assert_eq!(guest_groups(&["fuzz".to_string()]).len(), 1);
         assert_eq!(guest_groups(&["stress".to_string()])[0].0, "test");
     }

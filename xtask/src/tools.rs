@@ -32,6 +32,7 @@ pub const SUITES: &[&str] = &[
     "tool-tests",
     "fuzz",
     "stress",
+    "faults",
 ];
 
 pub fn build(paths: &Paths) -> Result<Tools> {

@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Faults on purpose: the kernel's fault injection (`/proc/thread-self/fail-nth`) makes the Nth
+//! allocation or user copy of a call fail, for N = 1, 2, ... until the call runs out of failure
+//! points. Every failed call must fail cleanly. Needs a kernel with `CONFIG_FAULT_INJECTION`,
+//! `FAILSLAB`, `FAIL_PAGE_ALLOC`, `FAULT_INJECTION_USERCOPY` and `FAULT_INJECTION_DEBUG_FS` (the
+//! test kernel): without them the tests fail, they do not pass.
+//!
+//! The kernel log of a failed `vmalloc` holds a stack dump (`warn_alloc`); the tests bracket
+//! their injections with `mydev-fault-injection: begin`/`end` lines in the log, inside which the
+//! harness accepts a `Call Trace:` but still fails on `BUG:`, `WARNING:`, `KASAN:` and the rest.
+
+use guest_tests::sys::*;
+use guest_tests::{TestResult, check};
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::process::ExitCode;
+
+/// Debugfs knobs of the injection capabilities: every `GFP_KERNEL` allocation may fail (not only
+/// atomic ones), order-0 pages too, and no stack dump per injected failure.
+const KNOBS: &[(&str, &str)] = &[
+    ("failslab/ignore-gfp-wait", "N"),
+    ("failslab/verbose", "0"),
+    ("fail_page_alloc/ignore-gfp-wait", "N"),
+    ("fail_page_alloc/ignore-gfp-highmem", "N"),
+    ("fail_page_alloc/min-order", "0"),
+    ("fail_page_alloc/verbose", "0"),
+    ("fail_usercopy/verbose", "0"),
+];
+
+/// The most failure points one call may have before the test gives up on reaching its end.
+const MAX_POINTS: usize = 5000;
+
+/// A line in the kernel log, through `/dev/kmsg`.
+fn klog(line: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// Sets up the injection knobs and KUnit's filter; undone by [`Setup::drop`].
+struct Setup {
+    kunit_filter: Option<String>,
+}
+
+const KUNIT_FILTER: &str = "/sys/module/kunit/parameters/filter_glob";
+
+impl Setup {
+    fn new() -> Result<Self, String> {
+        check!(
+            std::path::Path::new("/proc/thread-self/fail-nth").exists(),
+            "no /proc/thread-self/fail-nth: the kernel lacks CONFIG_FAULT_INJECTION"
+        );
+        if !std::path::Path::new("/sys/kernel/debug/failslab").exists() {
+            let (st, _, err) = sh("mount -t debugfs debugfs /sys/kernel/debug");
+            check!(st == 0, "mounting debugfs: {err}");
+        }
+        for (knob, value) in KNOBS {
+            let path = format!("/sys/kernel/debug/{knob}");
+            std::fs::write(&path, value).map_err(|e| {
+                format!("{path}: {e} (FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_USERCOPY, FAULT_INJECTION_DEBUG_FS?)")
+            })?;
+        }
+        // The module's KUnit suites run at every load, inside the same task: injected failures
+        // would land in them. They run at every other load of the test run.
+        let kunit_filter = std::fs::read_to_string(KUNIT_FILTER).ok();
+        if kunit_filter.is_some() {
+            std::fs::write(KUNIT_FILTER, "mydev-faults-none")
+                .map_err(|e| format!("{KUNIT_FILTER}: {e}"))?;
+        }
+        klog("mydev-fault-injection: begin");
+        Ok(Self { kunit_filter })
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        klog("mydev-fault-injection: end");
+        if let Some(f) = &self.kunit_filter {
+            let _ = std::fs::write(KUNIT_FILTER, f.trim());
+        }
+    }
+}
+
+/// `fail-nth` of this thread: armed with N, it makes the Nth fault-injection point fail; read
+/// back, 0 means a failure was injected.
+struct FailNth(std::fs::File);
+
+impl FailNth {
+    fn open() -> Result<Self, String> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/proc/thread-self/fail-nth")
+            .map(Self)
+            .map_err(|e| format!("/proc/thread-self/fail-nth: {e}"))
+    }
+
+    // The file has no `llseek`: `pwrite`/`pread` at 0 on the one file descriptor, as syzkaller
+    // does (opening it again would itself allocate, and could take the armed failure).
+    fn arm(&mut self, n: usize) -> Result<(), String> {
+        self.0
+            .write_at(n.to_string().as_bytes(), 0)
+            .map(drop)
+            .map_err(|e| format!("arming fail-nth: {e}"))
+    }
+
+    /// Whether the armed failure was injected; disarms.
+    ///
+    /// Reading and writing the file copy to and from user space, which are failure points
+    /// themselves while it is armed: a read that fails with `EFAULT` took the last count (so the
+    /// call under test did not), and so may the write that disarms.
+    fn injected(&mut self) -> Result<bool, String> {
+        let mut b = [0u8; 32];
+        let injected = match self.0.read_at(&mut b, 0) {
+            Ok(n) => {
+                let s = String::from_utf8_lossy(&b[..n]);
+                let left: u64 = s.trim().parse().map_err(|_| format!("fail-nth: {s:?}"))?;
+                left == 0
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EFAULT) => false,
+            Err(e) => return Err(format!("reading fail-nth: {e}")),
+        };
+        if !injected {
+            match self.0.write_at(b"0", 0) {
+                Err(e) if e.raw_os_error() != Some(libc::EFAULT) => {
+                    return Err(format!("disarming fail-nth: {e}"));
+                }
+                _ => {}
+            }
+            let n = self
+                .0
+                .read_at(&mut b, 0)
+                .map_err(|e| format!("reading fail-nth: {e}"))?;
+            check!(
+                String::from_utf8_lossy(&b[..n]).trim() == "0",
+                "fail-nth still armed after disarming"
+            );
+        }
+        Ok(injected)
+    }
+}
+
+/// Every how many failure points a call is failed at (`MYDEV_FAULTS_STRIDE`, default 1: every
+/// one). The harness steps every point with `--full` and a sample by default.
+fn stride() -> usize {
+    std::env::var("MYDEV_FAULTS_STRIDE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(1)
+}
+
+/// Checks that the loaded module's buffer is `size` zero bytes, fills it with a pattern (so that
+/// a later load that reused those pages without zeroing them would show it), and unloads it.
+fn check_zeroed_dirty_and_unload(size: usize, what: &str) -> TestResult {
+    check!(module_loaded(), "{what}: not loaded");
+    check!(
+        device_size()? == size,
+        "{what}: size {}, not {size}",
+        device_size()?
+    );
+    let bytes = device_bytes(0, size)?;
+    check!(
+        bytes.iter().all(|&b| b == 0),
+        "{what}: the buffer is not zeroed"
+    );
+    let fd = open_rw().map_err(|e| e.to_string())?;
+    let n = pwrite(&fd, &vec![0xa5u8; size], 0).map_err(|e| format!("{what}: pwrite: {e}"))?;
+    check!(n == size, "{what}: pwrite wrote {n} of {size}");
+    drop(fd);
+    rmmod().map_err(|e| format!("{what}: rmmod: {e}"))
+}
+
+/// Loads the module with the Nth failure point of the load failing, for every N until the load
+/// has no Nth point: each failed load fails with `ENOMEM` (or `EFAULT` for a user copy) and
+/// leaves no module and no node, and the next load works and is zeroed. Returns how many points
+/// failed the load and how many the kernel coped with.
+fn load_at_size(size: usize) -> Result<(usize, usize, usize), String> {
+    let params = CString::new(format!("size={size}")).map_err(|e| e.to_string())?;
+    let file = std::fs::File::open(module_path()).map_err(|e| e.to_string())?;
+    let mut nth = FailNth::open()?;
+    let (mut failed, mut tolerated) = (0, 0);
+    insmod(&format!("size={size}")).map_err(|e| format!("insmod size={size}: {e}"))?;
+    check_zeroed_dirty_and_unload(size, &format!("size={size}, first load"))?;
+    for n in (1..=MAX_POINTS).step_by(stride()) {
+        nth.arm(n)?;
+        // SAFETY: an open module file and a NUL-terminated parameter string.
+        let r =
+            unsafe { libc::syscall(libc::SYS_finit_module, file.as_raw_fd(), params.as_ptr(), 0) };
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let injected = nth.injected()?;
+        let what = format!("size={size}, failure point {n}");
+        match (injected, r) {
+            // The load ran out of failure points: every one has been tried.
+            (false, 0) => {
+                check_zeroed_dirty_and_unload(size, &what)?;
+                return Ok((n, failed, tolerated));
+            }
+            (false, _) => return Err(format!("{what}: no failure injected, yet errno {errno}")),
+            // The kernel coped with the failure (a fallback): the load must still be whole.
+            (true, 0) => {
+                tolerated += 1;
+                check_zeroed_dirty_and_unload(size, &what)?;
+            }
+            (true, _) => {
+                failed += 1;
+                check!(
+                    errno == libc::ENOMEM || errno == libc::EFAULT,
+                    "{what}: the load failed with errno {errno}, not ENOMEM or EFAULT"
+                );
+                check!(!module_loaded(), "{what}: the module stayed loaded");
+                check!(
+                    std::fs::metadata(DEVICE).is_err(),
+                    "{what}: {DEVICE} left behind"
+                );
+                // The next load works and is zeroed.
+                insmod(&format!("size={size}"))
+                    .map_err(|e| format!("{what}: the next load failed: {e}"))?;
+                check_zeroed_dirty_and_unload(size, &format!("{what}, next load"))?;
+            }
+        }
+    }
+    Err(format!(
+        "size={size}: more than {MAX_POINTS} failure points"
+    ))
+}
+
+fn every_failure_point_of_a_load_fails_it_cleanly() -> TestResult {
+    rmmod().map_err(|e| format!("rmmod: {e}"))?;
+    let result = (|| {
+        let _setup = Setup::new()?;
+        for size in [4096, 64 * 4096, 16 << 20] {
+            let (end, failed, tolerated) = load_at_size(size)?;
+            println!(
+                "# load size={size}: fewer than {end} failure points, {} of them tried (every \
+                 {}th): {failed} failed the load cleanly, {tolerated} were coped with",
+                failed + tolerated,
+                stride()
+            );
+        }
+        Ok(())
+    })();
+    let back = restore();
+    result.and(back)
+}
+
+/// A recognisable pattern, different for each `seed`.
+fn pattern(len: usize, seed: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(7).wrapping_add(seed.wrapping_mul(13)) as u8) | 1)
+        .collect()
+}
+
+/// One call with a user copy, on `fd` at its position `POS` (or at offset `POS`): its result
+/// (bytes transferred, or the errno) and, for a read, the bytes it read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CopyOp {
+    Read,
+    Write,
+    Pread,
+    Pwrite,
+    Readv,
+    Writev,
+}
+
+const POS: usize = 1000;
+const LEN: usize = 3000;
+
+impl CopyOp {
+    fn writes(self) -> bool {
+        matches!(self, CopyOp::Write | CopyOp::Pwrite | CopyOp::Writev)
+    }
+
+    fn moves_position(self) -> bool {
+        !matches!(self, CopyOp::Pread | CopyOp::Pwrite)
+    }
+
+    /// Runs the call on `buf` (the data to write, or where to read).
+    fn call(self, fd: &std::os::fd::OwnedFd, buf: &mut [u8]) -> Result<usize, i32> {
+        let raw = fd.as_raw_fd();
+        let p = buf.as_mut_ptr();
+        let thirds: Vec<libc::iovec> = (0..3)
+            .map(|i| libc::iovec {
+                // SAFETY: each third lies inside `buf`.
+                iov_base: unsafe { p.add(i * LEN / 3) }.cast(),
+                iov_len: LEN / 3,
+            })
+            .collect();
+        // SAFETY: every pointer describes `buf` (or its thirds), which lives across the call.
+        let r = unsafe {
+            match self {
+                CopyOp::Read => libc::read(raw, p.cast(), LEN),
+                CopyOp::Write => libc::write(raw, p.cast(), LEN),
+                CopyOp::Pread => libc::pread(raw, p.cast(), LEN, POS as i64),
+                CopyOp::Pwrite => libc::pwrite(raw, p.cast(), LEN, POS as i64),
+                CopyOp::Readv => libc::readv(raw, thirds.as_ptr(), 3),
+                CopyOp::Writev => libc::writev(raw, thirds.as_ptr(), 3),
+            }
+        };
+        if r < 0 {
+            Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        } else {
+            Ok(r as usize)
+        }
+    }
+}
+
+/// Steps the failure point over one kind of call: a failed copy gives `EFAULT` (nothing
+/// transferred) or a short count; the position moves by exactly what was transferred; the
+/// buffer holds exactly what the model says (a write that fails part-way zeroes nothing).
+/// Returns the number of failure points.
+fn copy_points(op: CopyOp, model: &mut [u8]) -> Result<usize, String> {
+    let fd = open_rw().map_err(|e| e.to_string())?;
+    let mut nth = FailNth::open()?;
+    for n in 1..=MAX_POINTS {
+        let what = format!("{op:?}, failure point {n}");
+        lseek(&fd, POS as i64, libc::SEEK_SET).map_err(|e| e.to_string())?;
+        let data = pattern(LEN, n);
+        let mut buf = if op.writes() {
+            data.clone()
+        } else {
+            vec![0u8; LEN]
+        };
+        nth.arm(n)?;
+        let r = op.call(&fd, &mut buf);
+        let injected = nth.injected()?;
+        let done = match r {
+            Ok(k) => k,
+            Err(e) if injected && e == libc::EFAULT => 0,
+            Err(e) => return Err(format!("{what}: errno {e}")),
+        };
+        check!(
+            done == LEN || injected,
+            "{what}: {done} of {LEN} bytes with no failure injected"
+        );
+        check!(done <= LEN, "{what}: {done} bytes");
+        if op.writes() {
+            model[POS..POS + done].copy_from_slice(&data[..done]);
+        } else {
+            check!(
+                buf[..done] == model[POS..POS + done],
+                "{what}: read other bytes than the buffer's"
+            );
+        }
+        let pos = lseek(&fd, 0, libc::SEEK_CUR).map_err(|e| e.to_string())? as usize;
+        let want = if op.moves_position() { POS + done } else { POS };
+        check!(
+            pos == want,
+            "{what}: {done} bytes moved the position to {pos}, not {want}"
+        );
+        let bytes = device_bytes(0, model.len())?;
+        if bytes != model {
+            let at = bytes.iter().zip(model.iter()).position(|(a, b)| a != b);
+            return Err(format!(
+                "{what}: after {done} bytes the buffer differs from the model at {at:?}"
+            ));
+        }
+        if !injected {
+            return Ok(n - 1);
+        }
+    }
+    Err(format!("{op:?}: more than {MAX_POINTS} failure points"))
+}
+
+fn every_failure_point_of_a_copy_fails_it_cleanly() -> TestResult {
+    let size = 16 * 4096;
+    with_module(&format!("size={size}"), || {
+        let _setup = Setup::new()?;
+        let mut model = pattern(size, 0);
+        let fd = open_rw().map_err(|e| e.to_string())?;
+        pwrite(&fd, &model, 0).map_err(|e| e.to_string())?;
+        let mut report = Vec::new();
+        for op in [
+            CopyOp::Read,
+            CopyOp::Write,
+            CopyOp::Pread,
+            CopyOp::Pwrite,
+            CopyOp::Readv,
+            CopyOp::Writev,
+        ] {
+            let points = copy_points(op, &mut model)?;
+            check!(
+                points >= 1,
+                "{op:?}: no failure point at all (is usercopy injection on?)"
+            );
+            report.push(format!("{op:?} {points}"));
+        }
+        println!("# failure points per call: {}", report.join(", "));
+        Ok(())
+    })
+}
+
+/// The mappings of `/dev/mydev` in this process.
+fn device_mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|m| m.lines().filter(|l| l.ends_with(DEVICE)).count())
+        .unwrap_or(usize::MAX)
+}
+
+/// `mmap` with its Nth failure point failing, then the fault handler after `MADV_DONTNEED`
+/// with its Nth: `mmap` fails with `ENOMEM` and leaves nothing mapped, or succeeds and every
+/// page reads the buffer's bytes (no `SIGBUS`: a page-table allocation that fails in a fault is
+/// retried); the buffer's bytes never change.
+fn every_failure_point_of_mmap_fails_it_cleanly() -> TestResult {
+    let pages = 64;
+    let size = pages * 4096;
+    with_module(&format!("size={size}"), || {
+        let _setup = Setup::new()?;
+        let model = pattern(size, 7);
+        let fd = open_rw().map_err(|e| e.to_string())?;
+        pwrite(&fd, &model, 0).map_err(|e| e.to_string())?;
+        let mut nth = FailNth::open()?;
+        let check_map = |m: &Map, what: &str| -> TestResult {
+            check!(
+                m.load_all(0, size) == model,
+                "{what}: the mapping shows other bytes"
+            );
+            Ok(())
+        };
+        let (mut failed, mut mapped) = (0, 0);
+        let mmap_points = 'points: {
+            for n in 1..=MAX_POINTS {
+                let what = format!("mmap, failure point {n}");
+                nth.arm(n)?;
+                let r = map_shared(&fd, pages, 0);
+                let injected = nth.injected()?;
+                match r {
+                    Err(e) => {
+                        check!(
+                            injected,
+                            "{what}: mmap failed with no failure injected: {e}"
+                        );
+                        check!(
+                            e.raw_os_error() == Some(libc::ENOMEM),
+                            "{what}: mmap failed with {e}, not ENOMEM"
+                        );
+                        check!(
+                            device_mappings() == 0,
+                            "{what}: a failed mmap left a mapping"
+                        );
+                        failed += 1;
+                    }
+                    Ok(m) => {
+                        check_map(&m, &what)?;
+                        drop(m);
+                        mapped += 1;
+                    }
+                }
+                check!(
+                    device_bytes(0, size)? == model,
+                    "{what}: the buffer changed"
+                );
+                if !injected {
+                    break 'points n - 1;
+                }
+            }
+            return Err(format!("mmap: more than {MAX_POINTS} failure points"));
+        };
+        let m = map_shared(&fd, pages, 0).map_err(|e| e.to_string())?;
+        let mut fault_points = 0;
+        for n in 1..=MAX_POINTS {
+            m.dontneed()?;
+            nth.arm(n)?;
+            let first = m.load(0);
+            let injected = nth.injected()?;
+            check!(
+                first == model[0],
+                "fault, failure point {n}: read {first:#x}"
+            );
+            check_map(&m, &format!("fault, failure point {n}"))?;
+            if !injected {
+                fault_points = n - 1;
+                break;
+            }
+        }
+        drop(m);
+        check!(device_mappings() == 0, "a mapping left after munmap");
+        check!(device_bytes(0, size)? == model, "the buffer changed");
+        println!(
+            "# mmap: {mmap_points} failure points ({failed} failed it with ENOMEM, {} were \
+             coped with); the fault after MADV_DONTNEED: {fault_points} failure points",
+            mapped.max(1) - 1
+        );
+        Ok(())
+    })
+}
+
+fn main() -> ExitCode {
+    guest_tests::main(&[
+        guest_tests::Test {
+            name: "every_failure_point_of_a_load_fails_it_cleanly",
+            run: every_failure_point_of_a_load_fails_it_cleanly,
+        },
+        guest_tests::Test {
+            name: "every_failure_point_of_mmap_fails_it_cleanly",
+            run: every_failure_point_of_mmap_fails_it_cleanly,
+        },
+        guest_tests::Test {
+            name: "every_failure_point_of_a_copy_fails_it_cleanly",
+            run: every_failure_point_of_a_copy_fails_it_cleanly,
+        },
+    ])
+}
