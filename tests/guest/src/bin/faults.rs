@@ -237,11 +237,14 @@ fn every_failure_point_of_a_load_fails_it_cleanly() -> TestResult {
         let _setup = Setup::new()?;
         for size in [4096, 64 * 4096, 16 << 20] {
             let (end, failed, tolerated) = load_at_size(size)?;
+            let which = match stride(size) {
+                1 => "every one".to_string(),
+                n => format!("every {n}th"),
+            };
             println!(
-                "# load size={size}: fewer than {end} failure points, {} of them tried (every \
-                 {}th): {failed} failed the load cleanly, {tolerated} were coped with",
-                failed + tolerated,
-                stride(size)
+                "# load size={size}: fewer than {end} failure points, {} of them tried ({which}): \
+                 {failed} failed the load cleanly, {tolerated} were coped with",
+                failed + tolerated
             );
         }
         Ok(())
