@@ -43,7 +43,7 @@ fn fuzz_ops(o: &TestOpts) -> u64 {
 
 /// The guest's timeout: `--timeout`, and at least 40 minutes with `--full`, whose 1,000
 /// load/unload cycles alone take about 5 minutes on the debug kernel under emulation, and whose
-/// fuzzer (about 11 minutes) and fault injection at every point (about 12) share a guest.
+/// fuzzer (about 11 minutes) and fault injection at every point (about 6, 16 MiB at every 10th) share a guest.
 fn guest_timeout(o: &TestOpts) -> Duration {
     let secs = if o.full {
         o.guest.timeout.max(2400)
