@@ -8,7 +8,7 @@ use crate::paths::Paths;
 use crate::tally::{Tally, libtest_counts};
 use crate::ui::{Phase, fmt_duration};
 use crate::{KernelChoice, TestOpts, install, kernel, package, selftest, setup, stock, tools};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -332,12 +332,8 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
     let before = (tally.passed, tally.failed, tally.skipped);
     let mut kunit_results = Vec::new();
     let mut kunit_runs = 0;
-    for (spec, run) in specs.iter().zip(&runs) {
-        let group = &groups
-            .iter()
-            .find(|g| g.0 == spec.label)
-            .context("a guest without its group")?
-            .1;
+    // `specs` were made from `groups`, in the same order.
+    for ((spec, (_, group, _, _)), run) in specs.iter().zip(&groups).zip(&runs) {
         if !spec.stream && !run.output.is_empty() {
             eprintln!("    [guest] output of the {} guest:", spec.label);
             eprint!("{}", run.output);
