@@ -6,142 +6,18 @@
 //! `FAILSLAB`, `FAIL_PAGE_ALLOC`, `FAULT_INJECTION_USERCOPY` and `FAULT_INJECTION_DEBUG_FS` (the
 //! test kernel): without them the tests fail, they do not pass.
 //!
-//! The kernel log of a failed `vmalloc` holds a stack dump (`warn_alloc`); the tests bracket
-//! their injections with `mydev-fault-injection: begin`/`end` lines in the log, inside which the
-//! harness accepts a `Call Trace:` but still fails on `BUG:`, `WARNING:`, `KASAN:` and the rest.
+//! The injections run between `mydev-fault-injection: begin`/`end` lines in the kernel log
+//! ([`guest_tests::inject::Setup`]).
 
+use guest_tests::inject::{FailNth, Setup};
 use guest_tests::sys::*;
 use guest_tests::{TestResult, check};
 use std::ffi::CString;
-use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::process::ExitCode;
-
-/// Debugfs knobs of the injection capabilities: every `GFP_KERNEL` allocation may fail (not only
-/// atomic ones), order-0 pages too, and no stack dump per injected failure.
-const KNOBS: &[(&str, &str)] = &[
-    ("failslab/ignore-gfp-wait", "N"),
-    ("failslab/verbose", "0"),
-    ("fail_page_alloc/ignore-gfp-wait", "N"),
-    ("fail_page_alloc/ignore-gfp-highmem", "N"),
-    ("fail_page_alloc/min-order", "0"),
-    ("fail_page_alloc/verbose", "0"),
-    ("fail_usercopy/verbose", "0"),
-];
 
 /// The most failure points one call may have before the test gives up on reaching its end.
 const MAX_POINTS: usize = 5000;
-
-/// A line in the kernel log, through `/dev/kmsg`.
-fn klog(line: &str) {
-    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
-        let _ = writeln!(f, "{line}");
-    }
-}
-
-/// Sets up the injection knobs and KUnit's filter; undone by [`Setup::drop`].
-struct Setup {
-    kunit_filter: Option<String>,
-}
-
-const KUNIT_FILTER: &str = "/sys/module/kunit/parameters/filter_glob";
-
-impl Setup {
-    fn new() -> Result<Self, String> {
-        check!(
-            std::path::Path::new("/proc/thread-self/fail-nth").exists(),
-            "no /proc/thread-self/fail-nth: the kernel lacks CONFIG_FAULT_INJECTION"
-        );
-        if !std::path::Path::new("/sys/kernel/debug/failslab").exists() {
-            let (st, _, err) = sh("mount -t debugfs debugfs /sys/kernel/debug");
-            check!(st == 0, "mounting debugfs: {err}");
-        }
-        for (knob, value) in KNOBS {
-            let path = format!("/sys/kernel/debug/{knob}");
-            std::fs::write(&path, value).map_err(|e| {
-                format!("{path}: {e} (FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_USERCOPY, FAULT_INJECTION_DEBUG_FS?)")
-            })?;
-        }
-        // The module's KUnit suites run at every load, inside the same task: injected failures
-        // would land in them. They run at every other load of the test run.
-        let kunit_filter = std::fs::read_to_string(KUNIT_FILTER).ok();
-        if kunit_filter.is_some() {
-            std::fs::write(KUNIT_FILTER, "mydev-faults-none")
-                .map_err(|e| format!("{KUNIT_FILTER}: {e}"))?;
-        }
-        klog("mydev-fault-injection: begin");
-        Ok(Self { kunit_filter })
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        klog("mydev-fault-injection: end");
-        if let Some(f) = &self.kunit_filter {
-            let _ = std::fs::write(KUNIT_FILTER, f.trim());
-        }
-    }
-}
-
-/// `fail-nth` of this thread: armed with N, it makes the Nth fault-injection point fail; read
-/// back, 0 means a failure was injected.
-struct FailNth(std::fs::File);
-
-impl FailNth {
-    fn open() -> Result<Self, String> {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/proc/thread-self/fail-nth")
-            .map(Self)
-            .map_err(|e| format!("/proc/thread-self/fail-nth: {e}"))
-    }
-
-    // The file has no `llseek`: `pwrite`/`pread` at 0 on the one file descriptor, as syzkaller
-    // does (opening it again would itself allocate, and could take the armed failure).
-    fn arm(&mut self, n: usize) -> Result<(), String> {
-        self.0
-            .write_at(n.to_string().as_bytes(), 0)
-            .map(drop)
-            .map_err(|e| format!("arming fail-nth: {e}"))
-    }
-
-    /// Whether the armed failure was injected; disarms.
-    ///
-    /// Reading and writing the file copy to and from user space, which are failure points
-    /// themselves while it is armed: a read that fails with `EFAULT` took the last count (so the
-    /// call under test did not), and so may the write that disarms.
-    fn injected(&mut self) -> Result<bool, String> {
-        let mut b = [0u8; 32];
-        let injected = match self.0.read_at(&mut b, 0) {
-            Ok(n) => {
-                let s = String::from_utf8_lossy(&b[..n]);
-                let left: u64 = s.trim().parse().map_err(|_| format!("fail-nth: {s:?}"))?;
-                left == 0
-            }
-            Err(e) if e.raw_os_error() == Some(libc::EFAULT) => false,
-            Err(e) => return Err(format!("reading fail-nth: {e}")),
-        };
-        if !injected {
-            match self.0.write_at(b"0", 0) {
-                Err(e) if e.raw_os_error() != Some(libc::EFAULT) => {
-                    return Err(format!("disarming fail-nth: {e}"));
-                }
-                _ => {}
-            }
-            let n = self
-                .0
-                .read_at(&mut b, 0)
-                .map_err(|e| format!("reading fail-nth: {e}"))?;
-            check!(
-                String::from_utf8_lossy(&b[..n]).trim() == "0",
-                "fail-nth still armed after disarming"
-            );
-        }
-        Ok(injected)
-    }
-}
 
 /// Every how many failure points a load of `size` bytes is failed at: `MYDEV_FAULTS_STRIDE`
 /// (default 1: every one), and ten times that above 1 MiB, where a step costs about 3 s on the
@@ -234,7 +110,7 @@ fn load_at_size(size: usize) -> Result<(usize, usize, usize), String> {
 fn every_failure_point_of_a_load_fails_it_cleanly() -> TestResult {
     rmmod().map_err(|e| format!("rmmod: {e}"))?;
     let result = (|| {
-        let _setup = Setup::new()?;
+        let _setup = Setup::new(true)?;
         for size in [4096, 64 * 4096, 16 << 20] {
             let (end, failed, tolerated) = load_at_size(size)?;
             let which = match stride(size) {
@@ -374,7 +250,7 @@ fn copy_points(op: CopyOp, model: &mut [u8]) -> Result<usize, String> {
 fn every_failure_point_of_a_copy_fails_it_cleanly() -> TestResult {
     let size = 16 * 4096;
     with_module(&format!("size={size}"), || {
-        let _setup = Setup::new()?;
+        let _setup = Setup::new(true)?;
         let mut model = pattern(size, 0);
         let fd = open_rw().map_err(|e| e.to_string())?;
         pwrite(&fd, &model, 0).map_err(|e| e.to_string())?;
@@ -414,7 +290,7 @@ fn every_failure_point_of_mmap_fails_it_cleanly() -> TestResult {
     let pages = 64;
     let size = pages * 4096;
     with_module(&format!("size={size}"), || {
-        let _setup = Setup::new()?;
+        let _setup = Setup::new(true)?;
         let model = pattern(size, 7);
         let fd = open_rw().map_err(|e| e.to_string())?;
         pwrite(&fd, &model, 0).map_err(|e| e.to_string())?;
