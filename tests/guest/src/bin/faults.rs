@@ -275,6 +275,94 @@ fn every_failure_point_of_a_copy_fails_it_cleanly() -> TestResult {
     })
 }
 
+/// A `pread` from the device into a private mapping of the device, with its Nth failure point
+/// failing: the copy's stores fault the mapping's pages in, and each such write fault of a
+/// private page allocates the process's own copy of it (with its page table and reverse-map
+/// structures on the first). A failed allocation there fails the fault (`VM_FAULT_OOM`, fixed
+/// up as a fault in a user copy); x86's copy routine then retries the rest byte by byte, whose
+/// new fault allocates again and succeeds, so the copy usually completes: whatever the count
+/// (`EFAULT`, short or whole), the mapping must show exactly the bytes copied, the device's
+/// bytes everywhere else, and the device's bytes never change. A new mapping each time, so that
+/// every step copies again. Prints the number of failure points.
+///
+/// The same allocation failing under a store from user space is not stepped: the kernel
+/// answers `VM_FAULT_OOM` from a user fault by retrying it (`pagefault_out_of_memory`), so the
+/// store succeeds on the next try and there is no failure to observe.
+fn every_failure_point_of_a_private_copy_fails_it_cleanly() -> TestResult {
+    const PAGES: usize = 16;
+    const DST: usize = 100;
+    const SRC: usize = 8 * 4096 + 7;
+    const LEN: usize = 3 * 4096;
+    let size = PAGES * 4096;
+    with_module(&format!("size={size}"), || {
+        let _setup = Setup::new(true)?;
+        let model = pattern(size, 3);
+        let fd = open_rw().map_err(|e| e.to_string())?;
+        pwrite(&fd, &model, 0).map_err(|e| e.to_string())?;
+        let mut nth = FailNth::open()?;
+        let (mut failed, mut short) = (0, 0);
+        for n in 1..=MAX_POINTS {
+            let what = format!("pread into a private mapping, failure point {n}");
+            let m = map_private(&fd, PAGES, 0).map_err(|e| format!("{what}: mmap: {e}"))?;
+            nth.arm(n)?;
+            // SAFETY: `DST..DST + LEN` lies inside the live, writable mapping `m`.
+            let r = unsafe {
+                libc::pread(
+                    fd.as_raw_fd(),
+                    (m.addr + DST) as *mut libc::c_void,
+                    LEN,
+                    SRC as i64,
+                )
+            };
+            let err = std::io::Error::last_os_error();
+            let injected = nth.injected()?;
+            let done = match r {
+                k if k >= 0 => k as usize,
+                _ if injected && err.raw_os_error() == Some(libc::EFAULT) => 0,
+                _ => return Err(format!("{what}: {err}")),
+            };
+            check!(
+                done == LEN || injected,
+                "{what}: {done} of {LEN} bytes with no failure injected"
+            );
+            check!(done <= LEN, "{what}: {done} bytes");
+            let mut want = model.clone();
+            want.copy_within(SRC..SRC + done, DST);
+            let shown = m.load_all(0, size);
+            if shown != want {
+                let at = shown.iter().zip(&want).position(|(a, b)| a != b);
+                return Err(format!(
+                    "{what}: after {done} bytes the private mapping differs at {at:?}"
+                ));
+            }
+            check!(
+                device_bytes(0, size)? == model,
+                "{what}: the device's bytes changed"
+            );
+            drop(m);
+            if !injected {
+                check!(device_mappings() == 0, "a mapping left after munmap");
+                println!(
+                    "# pread into a private mapping: {} failure points ({failed} failed it \
+                     with EFAULT, {short} made it short, {} were coped with)",
+                    n - 1,
+                    n - 1 - failed - short
+                );
+                check!(n > 1, "no failure point at all (is usercopy injection on?)");
+                return Ok(());
+            }
+            if done == 0 {
+                failed += 1;
+            } else if done < LEN {
+                short += 1;
+            }
+        }
+        Err(format!(
+            "private copy: more than {MAX_POINTS} failure points"
+        ))
+    })
+}
+
 /// The mappings of `/dev/mydev` in this process.
 fn device_mappings() -> usize {
     std::fs::read_to_string("/proc/self/maps")
@@ -383,6 +471,10 @@ fn main() -> ExitCode {
         guest_tests::Test {
             name: "every_failure_point_of_a_copy_fails_it_cleanly",
             run: every_failure_point_of_a_copy_fails_it_cleanly,
+        },
+        guest_tests::Test {
+            name: "every_failure_point_of_a_private_copy_fails_it_cleanly",
+            run: every_failure_point_of_a_private_copy_fails_it_cleanly,
         },
     ])
 }
