@@ -6,7 +6,10 @@
 //! `pread`, `pwrite`, `lseek` with every `whence` and absurd offsets, `mmap` shared and private
 //! with random and absurd ranges, protections and flags, loads and stores through live mappings,
 //! whole and partial `munmap`, `mremap`, `mprotect`, `madvise`, `fork` with the child storing
-//! through inherited mappings, and ioctls, valid and not, with bad pointers), and after each one
+//! through inherited mappings, ioctls, valid and not, with bad pointers, and, on a kernel with
+//! fault injection, `read`, `write`, `pread` and `pwrite` with their 1st, 2nd or 3rd
+//! fault-injection point failing: the call must then give `EFAULT` or at most the bytes
+//! expected, and the position and the buffer must move by exactly what it copied), and after each one
 //! compares the device with an in-process model: the buffer, each file's position, and each
 //! private mapping's copied pages. It checks the return value or errno, and the bytes visible
 //! through `pread` and through every live mapping in the range the operation touched (all bytes,
@@ -19,6 +22,7 @@
 //! and TAP with one result.
 
 use guest_tests::Rng;
+use guest_tests::inject::{self, FailNth};
 use guest_tests::sys::{self, PAGE};
 use mydev::uapi::{MYDEV_IOC_CLEAR, MYDEV_IOC_GET_SIZE};
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,6 +82,10 @@ enum Op {
     Madvise(usize),
     Fork(usize, usize, usize, u64),
     Ioctl(usize, IoctlKind),
+    /// A `read`, `write`, `pread` or `pwrite` with the Nth fault-injection point of the call
+    /// failing (`/proc/thread-self/fail-nth`, on kernels with `CONFIG_FAULT_INJECTION`): its user
+    /// copy, or an allocation in a page fault of the user buffer.
+    Inject(usize, Box<Op>),
 }
 
 fn gen_op(r: &mut Rng) -> Op {
@@ -158,6 +166,15 @@ fn gen_op(r: &mut Rng) -> Op {
         85..=87 => Op::Mprotect(map, prot),
         88..=89 => Op::Madvise(map),
         90..=91 => Op::Fork(map, r.below(SIZE), 1 + r.below(64), r.next_u64()),
+        92..=94 => {
+            let copy = match r.below(4) {
+                0 => Op::Read(fd, len),
+                1 => Op::Write(fd, len, r.next_u64()),
+                2 => Op::Pread(fd, off, len),
+                _ => Op::Pwrite(fd, off, len, r.next_u64()),
+            };
+            Op::Inject(1 + r.below(3), Box::new(copy))
+        }
         _ => Op::Ioctl(
             fd,
             match r.below(6) {
@@ -260,6 +277,31 @@ struct World {
     seeks: u64,
     private_maps: u64,
     private_copies: u64,
+    /// This thread's `fail-nth`, if the kernel has fault injection.
+    nth: Option<FailNth>,
+    /// The failure point to arm before the next copy call (`Op::Inject`).
+    pending: Option<usize>,
+    /// `Op::Inject` operations run, and those whose failure the call took: (armed, EFAULT,
+    /// short count, whole count).
+    injections: (u64, u64, u64, u64),
+}
+
+/// Checks a copy call's outcome against `want`, allowing what an injected failure may cause:
+/// `EFAULT`, or fewer bytes than wanted.
+fn expect_copy(
+    what: &str,
+    got: &io::Result<usize>,
+    want: Result<usize, i32>,
+    injected: bool,
+) -> Result<(), String> {
+    if let (true, Ok(w)) = (injected, want) {
+        match got {
+            Ok(k) if *k <= w => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EFAULT) => return Ok(()),
+            _ => {}
+        }
+    }
+    expect(what, got, want)
 }
 
 fn errno_of(r: &io::Result<impl Sized>) -> Option<i32> {
@@ -299,7 +341,52 @@ impl World {
             seeks: 0,
             private_maps: 0,
             private_copies: 0,
+            nth: if inject::available() {
+                inject::set_knobs()?;
+                Some(FailNth::open()?)
+            } else {
+                None
+            },
+            pending: None,
+            injections: (0, 0, 0, 0),
         })
+    }
+
+    /// Arms `fail-nth` if an `Op::Inject` asked for it; returns whether it did.
+    fn arm(&mut self) -> Result<bool, String> {
+        match (self.pending.take(), self.nth.as_mut()) {
+            (Some(n), Some(f)) => {
+                f.arm(n)?;
+                self.injections.0 += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// After a call that [`World::arm`] armed for: whether the call took the failure; disarms.
+    fn disarm(&mut self, armed: bool) -> Result<bool, String> {
+        match self.nth.as_mut() {
+            Some(f) if armed => f.injected(),
+            _ => Ok(false),
+        }
+    }
+
+    /// Counts how a call that took an injected failure ended: `EFAULT`, short or whole.
+    fn count_injected(
+        &mut self,
+        injected: bool,
+        got: &io::Result<usize>,
+        want: Result<usize, i32>,
+    ) {
+        if !injected {
+            return;
+        }
+        match (got, want) {
+            (Err(_), _) => self.injections.1 += 1,
+            (Ok(k), Ok(w)) if *k < w => self.injections.2 += 1,
+            _ => self.injections.3 += 1,
+        }
     }
 
     fn note(&mut self, op: &'static str, r: &io::Result<impl Sized>) {
@@ -403,7 +490,9 @@ impl World {
                     return Ok((0, 0));
                 };
                 let mut buf = vec![0u8; len];
+                let armed = self.arm()?;
                 let r = sys::read(&self.fds[i].fd, &mut buf);
+                let injected = self.disarm(armed)?;
                 self.note("read", &r);
                 let f = &self.fds[i];
                 let want = if !f.readable() {
@@ -411,7 +500,8 @@ impl World {
                 } else {
                     Ok(len.min(SIZE.saturating_sub(f.pos)))
                 };
-                expect("read", &r, want)?;
+                expect_copy("read", &r, want, injected)?;
+                self.count_injected(injected, &r, want);
                 if let Ok(n) = r {
                     let pos = self.fds[i].pos;
                     if buf[..n] != self.model[pos..pos + n] {
@@ -428,7 +518,9 @@ impl World {
                     return Ok((0, 0));
                 };
                 let bytes = data(seed, len);
+                let armed = self.arm()?;
                 let r = sys::write(&self.fds[i].fd, &bytes);
+                let injected = self.disarm(armed)?;
                 self.note("write", &r);
                 let f = &self.fds[i];
                 let want = if !f.writable() {
@@ -440,7 +532,8 @@ impl World {
                 } else {
                     Ok(len.min(SIZE - f.pos))
                 };
-                expect("write", &r, want)?;
+                expect_copy("write", &r, want, injected)?;
+                self.count_injected(injected, &r, want);
                 let pos = self.fds[i].pos;
                 if let Ok(n) = r {
                     self.model[pos..pos + n].copy_from_slice(&bytes[..n]);
@@ -454,7 +547,9 @@ impl World {
                     return Ok((0, 0));
                 };
                 let mut buf = vec![0u8; len];
+                let armed = self.arm()?;
                 let r = sys::pread(&self.fds[i].fd, &mut buf, off);
+                let injected = self.disarm(armed)?;
                 self.note("pread", &r);
                 let want = if off < 0 {
                     Err(libc::EINVAL)
@@ -465,7 +560,8 @@ impl World {
                 } else {
                     Ok(len.min(SIZE.saturating_sub(off as usize)))
                 };
-                expect("pread", &r, want)?;
+                expect_copy("pread", &r, want, injected)?;
+                self.count_injected(injected, &r, want);
                 if let Ok(n) = r {
                     let pos = off as usize;
                     if n > 0 && buf[..n] != self.model[pos..pos + n] {
@@ -481,7 +577,9 @@ impl World {
                     return Ok((0, 0));
                 };
                 let bytes = data(seed, len);
+                let armed = self.arm()?;
                 let r = sys::pwrite(&self.fds[i].fd, &bytes, off);
+                let injected = self.disarm(armed)?;
                 self.note("pwrite", &r);
                 let want = if off < 0 {
                     Err(libc::EINVAL)
@@ -496,7 +594,8 @@ impl World {
                 } else {
                     Ok(len.min(SIZE - off as usize))
                 };
-                expect("pwrite", &r, want)?;
+                expect_copy("pwrite", &r, want, injected)?;
+                self.count_injected(injected, &r, want);
                 if let Ok(n @ 1..) = r {
                     let pos = off as usize;
                     self.model[pos..pos + n].copy_from_slice(&bytes[..n]);
@@ -817,6 +916,12 @@ impl World {
                 }
                 Ok((at, at + len))
             }
+            Op::Inject(n, ref call) => {
+                self.pending = Some(n);
+                let r = self.apply(call);
+                self.pending = None;
+                r
+            }
             Op::Ioctl(i, kind) => {
                 let Some(i) = self.fd(i) else {
                     return Ok((0, 0));
@@ -933,7 +1038,7 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
     }
     w.teardown();
     let figures = format!(
-        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {} bytes checked, {} mismatches",
+        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {}, {} bytes checked, {} mismatches",
         start.elapsed().as_secs_f64(),
         w.error_paths.len(),
         w.error_paths
@@ -945,6 +1050,13 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
         w.seeks,
         w.private_maps,
         w.private_copies,
+        match (&w.nth, w.injections) {
+            (None, (..)) => "no fault injection in this kernel".to_string(),
+            (Some(_), (armed, efault, short, whole)) => format!(
+                "{armed} copies with a failure armed ({} took it: {efault} EFAULT, {short} short, {whole} whole)",
+                efault + short + whole
+            ),
+        },
         w.bytes_checked,
         u8::from(mismatch.is_some()),
     );
