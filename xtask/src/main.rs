@@ -115,6 +115,11 @@ pub struct TestOpts {
     /// a longer run: --fuzz-ops 5000000 --timeout 3600).
     #[arg(long, value_name = "N", default_value = "100000")]
     fuzz_ops: u64,
+    /// Operations each process of the concurrent model checker runs on the test kernel (the
+    /// `concurrent` suite: 4 processes on one device), ten times as many on Debian's kernels;
+    /// with --full at least 25,000 on the test kernel and 100,000 on Debian's.
+    #[arg(long, value_name = "N", default_value = "1000")]
+    concurrent_ops: u64,
     /// The fuzzer's seed (a mismatch report names the seed that reproduces it).
     #[arg(long, value_name = "N", default_value = "1")]
     fuzz_seed: u64,
@@ -136,7 +141,7 @@ pub struct TestOpts {
     #[arg(long, value_name = "N", default_value = "5000")]
     map_cycles: u64,
     /// Run only this in-guest suite on the test kernel (repeatable: module-tests,
-    /// library-tests, tool-tests, fuzz, stress, faults), with KUnit and the kmemleak scan, and nothing
+    /// library-tests, tool-tests, fuzz, concurrent, stress, faults), with KUnit and the kmemleak scan, and nothing
     /// else (no host tests, install checks or self-tests): the quick loop.
     #[arg(long, value_name = "NAME")]
     suite: Vec<String>,
@@ -475,6 +480,30 @@ mod tests {
         assert_eq!(v.command, ["./a", "-x"]);
         assert_eq!(v.guest.params, ["size=8192"]);
         assert_eq!(v.guest.accel, qemu::Accel::Tcg);
+    }
+
+    #[test]
+    fn long_test_sizes_per_kernel_by_default_and_with_full() {
+        let parse = |args: &[&str]| {
+            let Cmd::Test(t) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("not test")
+            };
+            t
+        };
+        let d = parse(&["cargo xtask", "test"]);
+        let debug = tests_cmd::sizes(&d, false);
+        let stock = tests_cmd::sizes(&d, true);
+        assert_eq!((debug.fuzz_ops, debug.concurrent_ops), (100_000, 1_000));
+        assert_eq!((stock.fuzz_ops, stock.concurrent_ops), (25_000, 10_000));
+        assert_eq!((debug.cycles, stock.cycles), (120, 24));
+        let f = parse(&["cargo xtask", "test", "--full"]);
+        let debug = tests_cmd::sizes(&f, false);
+        let stock = tests_cmd::sizes(&f, true);
+        assert_eq!((debug.fuzz_ops, debug.concurrent_ops), (500_000, 25_000));
+        assert_eq!((stock.fuzz_ops, stock.concurrent_ops), (500_000, 100_000));
+        assert_eq!((debug.cycles, stock.cycles), (1000, 1000));
+        let more = parse(&["cargo xtask", "test", "--concurrent-ops", "50000"]);
+        assert_eq!(tests_cmd::sizes(&more, true).concurrent_ops, 500_000);
     }
 
     #[test]

@@ -54,19 +54,57 @@ fn guest_timeout(o: &TestOpts) -> Duration {
 }
 
 /// The sizes of the long tests on a Debian kernel, from the debug kernel's: a quarter of the
-/// fuzzer's operations, a fifth of the load/unload cycles, half the stress seconds, unless
-/// `--full`. Those boots prove that the module works on the kernels users run (the same tests,
-/// every code path); the debug kernel, with the sanitizers, is where the long runs pay off, and
-/// a warm `cargo xtask test` stays at about five minutes on two cores.
-fn stock_sizes(o: &TestOpts) -> (u64, u64, u64) {
+/// fuzzer's operations, ten times the concurrent checker's, a fifth of the load/unload cycles,
+/// half the stress seconds, unless `--full` (then the same as the debug kernel's, and 100,000
+/// operations a process for the concurrent checker). Those boots prove that the module works on
+/// the kernels users run (the same tests, every code path); the debug kernel, with the
+/// sanitizers, is where the long runs pay off, and a warm `cargo xtask test` stays at about five
+/// minutes on two cores.
+fn stock_sizes(o: &TestOpts) -> Sizes {
     if o.full {
-        (fuzz_ops(o), load_cycles(o), o.stress_seconds)
+        Sizes {
+            concurrent_ops: o.concurrent_ops.max(100_000),
+            ..full_sizes(o)
+        }
     } else {
-        (
-            (o.fuzz_ops / 4).max(1),
-            (o.load_cycles / 5).max(1),
-            (o.stress_seconds / 2).max(1),
-        )
+        Sizes {
+            fuzz_ops: (o.fuzz_ops / 4).max(1),
+            // Ten times the debug kernel's: an operation of the concurrent checker costs
+            // about thirteen times less there (no KASAN, page poisoning or debug_pagealloc
+            // behind every mmap, munmap and fork), so the same guest time races ten times as
+            // many.
+            concurrent_ops: o.concurrent_ops.saturating_mul(10),
+            cycles: (o.load_cycles / 5).max(1),
+            stress_seconds: (o.stress_seconds / 2).max(1),
+        }
+    }
+}
+
+/// The sizes of the long tests in a guest of the test kernel, or (`stock`) of a Debian kernel.
+pub fn sizes(o: &TestOpts, stock: bool) -> Sizes {
+    if stock { stock_sizes(o) } else { full_sizes(o) }
+}
+
+/// The sizes of the long tests in one guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub fuzz_ops: u64,
+    pub concurrent_ops: u64,
+    pub cycles: u64,
+    pub stress_seconds: u64,
+}
+
+/// The sizes on the test kernel: the options, raised to CI's with `--full`.
+fn full_sizes(o: &TestOpts) -> Sizes {
+    Sizes {
+        fuzz_ops: fuzz_ops(o),
+        concurrent_ops: if o.full {
+            o.concurrent_ops.max(25_000)
+        } else {
+            o.concurrent_ops
+        },
+        cycles: load_cycles(o),
+        stress_seconds: o.stress_seconds,
     }
 }
 
@@ -74,11 +112,12 @@ fn stock_sizes(o: &TestOpts) -> (u64, u64, u64) {
 /// Debian kernel.
 fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, String)> {
     let kasan = k.has("KASAN");
-    let (fuzz_ops, cycles, stress_seconds) = if stock {
-        stock_sizes(o)
-    } else {
-        (fuzz_ops(o), load_cycles(o), o.stress_seconds)
-    };
+    let Sizes {
+        fuzz_ops,
+        concurrent_ops,
+        cycles,
+        stress_seconds,
+    } = sizes(o, stock);
     vec![
         ("MYDEV_KASAN".into(), u8::from(kasan).to_string()),
         ("MYDEV_FUZZ_OPS".into(), fuzz_ops.to_string()),
@@ -90,6 +129,7 @@ fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, Stri
             if o.full { "1000" } else { "600" }.to_string(),
         ),
         ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
+        ("MYDEV_CONCURRENT_OPS".into(), concurrent_ops.to_string()),
         ("MYDEV_STRESS_SECONDS".into(), stress_seconds.to_string()),
         ("MYDEV_LOAD_CYCLES".into(), cycles.to_string()),
         // Each test's own timeout: 2 minutes, or a second per load/unload cycle (they took 0.25

@@ -31,6 +31,7 @@ pub const SUITES: &[&str] = &[
     "library-tests",
     "tool-tests",
     "fuzz",
+    "concurrent",
     "stress",
     "faults",
 ];

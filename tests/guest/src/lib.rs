@@ -223,6 +223,16 @@ macro_rules! tests {
     ($($f:ident),* $(,)?) => { &[$($crate::Test { name: stringify!($f), run: $f }),*] };
 }
 
+/// A numeric option of a suite: `flag N` on the command line, else the environment variable
+/// `env`, else `default`.
+pub fn arg(args: &[String], flag: &str, env: &str, default: u64) -> u64 {
+    args.windows(2)
+        .find(|w| w[0] == flag)
+        .and_then(|w| w[1].parse().ok())
+        .or_else(|| std::env::var(env).ok().and_then(|v| v.parse().ok()))
+        .unwrap_or(default)
+}
+
 /// xorshift64*: small, seeded, and the same everywhere (the fuzzer's and the stress workers'
 /// random choices).
 #[derive(Debug, Clone)]

@@ -21,9 +21,9 @@
 //! (200,000 operations) and `MYDEV_FUZZ_SECONDS` (600). Prints a line `fuzz: N operations, …`
 //! and TAP with one result.
 
-use guest_tests::Rng;
 use guest_tests::inject::{self, FailNth};
 use guest_tests::sys::{self, PAGE};
+use guest_tests::{Rng, arg};
 use mydev::uapi::{MYDEV_IOC_CLEAR, MYDEV_IOC_GET_SIZE};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -1001,14 +1001,6 @@ fn minimize(mut ops: Vec<Op>, budget: usize) -> Result<Vec<Op>, String> {
         }
     }
     Ok(ops)
-}
-
-fn arg(args: &[String], flag: &str, env: &str, default: u64) -> u64 {
-    args.windows(2)
-        .find(|w| w[0] == flag)
-        .and_then(|w| w[1].parse().ok())
-        .or_else(|| std::env::var(env).ok().and_then(|v| v.parse().ok()))
-        .unwrap_or(default)
 }
 
 fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> {
