@@ -75,6 +75,19 @@ enum Cmd {
     /// Boot the minimal kernel with the module loaded: a shell on the serial console, or, after
     /// `--`, run COMMAND in the guest and exit with its status.
     Vm(VmOpts),
+    /// Run only the harness self-tests and scenarios on the minimal kernel (the part of `test`
+    /// that runs beside the test kernel's guests): every one, or those whose name contains one
+    /// of NAME (e.g. `benchmark`).
+    Selftest(SelftestOpts),
+}
+
+#[derive(Debug, Clone, Args)]
+struct SelftestOpts {
+    #[command(flatten)]
+    guest: GuestOpts,
+    /// Run only the cases whose name (`selftest-...` or `scenario-...`) contains one of these.
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -265,12 +278,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Test(opts) => tests_cmd::test(&paths, &opts),
         Cmd::Vm(opts) => vm(&paths, &opts),
         Cmd::Lint => lint::lint(&paths),
+        Cmd::Selftest(o) => selftest_cmd(&paths, &o),
         Cmd::Package(o) => package_cmd(&paths, o.test),
         Cmd::Bench(o) if o.guest.kernel.is_some_and(|k| k != KernelChoice::Minimal) => {
             bail!("bench runs on the minimal kernel only (its counting boot needs its symbols)")
         }
         Cmd::Bench(o) => bench::bench(&paths, &o.guest, o.size, o.repeat, !o.no_count, &o.profile),
     }
+}
+
+/// `cargo xtask selftest`: the self-tests and scenarios alone, on the minimal kernel.
+fn selftest_cmd(paths: &Paths, o: &SelftestOpts) -> Result<ExitCode> {
+    let all = selftest::names();
+    for n in &o.names {
+        if !all.iter().any(|a| a.contains(n.as_str())) {
+            bail!("no self-test matches {n:?}; the cases: {}", all.join(", "));
+        }
+    }
+    let source = setup::setup(paths)?;
+    let k = kernel::ensure(paths, &source, kernel::MINIMAL)?;
+    let module = kernel::build_module(paths, &k)?;
+    let cref = kernel::build_cref(paths, &k)?;
+    let tools = tools::build(paths)?;
+    let mut tally = tally::Tally::default();
+    selftest::run_matching(
+        paths, &k, &module, &cref, &tools, &o.guest, &mut tally, &o.names,
+    )?;
+    for f in &tally.failures {
+        eprintln!("  {f}");
+    }
+    println!("{}", tally.line());
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `cargo xtask package`: build, lint, and with `test` install and boot.

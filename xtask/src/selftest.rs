@@ -233,6 +233,30 @@ pub fn run_all(
     opts: &GuestOpts,
     tally: &mut Tally,
 ) -> Result<()> {
+    run_matching(paths, kernel, module, cref, tools, opts, tally, &[])
+}
+
+/// The names of every case, `source-name`.
+pub fn names() -> Vec<String> {
+    cases()
+        .iter()
+        .map(|c| format!("{}-{}", c.source, c.name))
+        .collect()
+}
+
+/// Runs the cases whose `source-name` contains one of `wanted` (every case if `wanted` is
+/// empty): `cargo xtask selftest NAME...`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_matching(
+    paths: &Paths,
+    kernel: &Kernel,
+    module: &Path,
+    cref: &Path,
+    tools: &Tools,
+    opts: &GuestOpts,
+    tally: &mut Tally,
+    wanted: &[String],
+) -> Result<()> {
     let phase = Phase::start(
         "selftest",
         "harness self-tests: guests that fail on purpose must be reported as failing",
@@ -248,6 +272,9 @@ pub fn run_all(
     let mut plugin = None;
     for case in cases() {
         let label = format!("{}-{}", case.source, case.name);
+        if !wanted.is_empty() && !wanted.iter().any(|w| label.contains(w.as_str())) {
+            continue;
+        }
         let extra = if case.count {
             let so = match &plugin {
                 Some(so) => so,
@@ -309,4 +336,26 @@ pub fn run_all(
     }
     phase.done("done");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_names_are_unique_so_a_name_picks_its_own_run() {
+        // `cargo xtask selftest NAME` and the run directories (`runs/<source>-<name>`) tell
+        // the cases apart by name.
+        let names = names();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("selftest-") || n.starts_with("scenario-")),
+            "{names:?}"
+        );
+    }
 }
