@@ -17,6 +17,7 @@ mod ktap;
 mod lint;
 mod package;
 mod paths;
+mod plot;
 mod plugin;
 mod profile;
 mod qemu;
@@ -60,8 +61,9 @@ enum Cmd {
     /// Run every test: host unit tests, KUnit, the in-guest suites on the test kernel, and the
     /// harness's own self-tests. Ends with `N passed, M failed`.
     Test(TestOpts),
-    /// Benchmarks: mydev against a C reference module, a memfd and memcpy, in one boot of the
-    /// minimal kernel; prints a table, writes JSON and an SVG plot.
+    /// Benchmarks: mydev against a C reference module, memfds (4 KiB pages, transparent huge
+    /// pages, hugetlb) and memcpy at buffer sizes from 4 KiB to 1 GiB, in one boot of the minimal
+    /// kernel and a second that counts instructions; prints tables, writes JSON and SVG plots.
     Bench(BenchOpts),
     /// The lint gates: cargo fmt and clippy for the workspace, the tidy rules (SPDX lines,
     /// SAFETY comments), rustdoc, and for the module rustfmt with the kernel's .rustfmt.toml and a
@@ -164,9 +166,16 @@ pub struct TestOpts {
 struct BenchOpts {
     #[command(flatten)]
     guest: GuestOpts,
-    /// Buffer size of every contender, in bytes.
-    #[arg(long, default_value = "67108864")]
-    size: u64,
+    /// The buffer sizes to sweep, comma-separated, in bytes or with K, M or G (default: 4K to
+    /// 1G in powers of 4: 4K,16K,64K,256K,1M,4M,16M,64M,256M,1G).
+    #[arg(long, value_delimiter = ',', value_parser = bench::parse_size, conflicts_with = "size")]
+    sizes: Vec<u64>,
+    /// One buffer size only (the sweep of one point).
+    #[arg(long, value_parser = bench::parse_size)]
+    size: Option<u64>,
+    /// Leave out the sizes above this one (a quick run: --max-size 4M).
+    #[arg(long, value_parser = bench::parse_size)]
+    max_size: Option<u64>,
     /// Repeats of each measurement (the table shows the median and the spread).
     #[arg(long, default_value = "5")]
     repeat: u32,
@@ -174,10 +183,29 @@ struct BenchOpts {
     /// the project's TCG plugin, built from Debian's QEMU source on first use).
     #[arg(long)]
     no_count: bool,
-    /// After the counts, compare mydev's and cref's kernel instructions function by function
-    /// for this measurement, METRIC:PARAM (repeatable; `none` for no profile).
+    /// After the counts, compare mydev's kernel instructions function by function with cref's
+    /// (or CONTENDER's) for this measurement, METRIC:PARAM[:CONTENDER] (repeatable; `none` for
+    /// no profile), e.g. mmap_touch_all:1G:memfd-thp.
     #[arg(long, value_name = "METRIC:PARAM", default_values = ["pread_latency:64"])]
     profile: Vec<String>,
+}
+
+impl BenchOpts {
+    /// The buffer sizes this run sweeps.
+    fn sizes(&self) -> Result<Vec<u64>> {
+        let mut sizes = match (self.size, self.sizes.is_empty()) {
+            (Some(s), _) => vec![s],
+            (None, true) => bench::DEFAULT_SIZES.to_vec(),
+            (None, false) => self.sizes.clone(),
+        };
+        if let Some(max) = self.max_size {
+            sizes.retain(|&s| s <= max);
+        }
+        if sizes.is_empty() {
+            bail!("no buffer size is at most --max-size");
+        }
+        Ok(sizes)
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -283,7 +311,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Bench(o) if o.guest.kernel.is_some_and(|k| k != KernelChoice::Minimal) => {
             bail!("bench runs on the minimal kernel only (its counting boot needs its symbols)")
         }
-        Cmd::Bench(o) => bench::bench(&paths, &o.guest, o.size, o.repeat, !o.no_count, &o.profile),
+        Cmd::Bench(o) => bench::bench(
+            &paths,
+            &o.guest,
+            o.sizes()?,
+            o.repeat,
+            !o.no_count,
+            &o.profile,
+        ),
     }
 }
 
@@ -487,6 +522,30 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bench_sizes_default_to_the_sweep_and_narrow_with_flags() {
+        let sizes = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["cargo xtask", "bench"], args].concat())?;
+            let Cmd::Bench(b) = cli.command else {
+                panic!("not bench")
+            };
+            b.sizes()
+        };
+        assert_eq!(sizes(&[]).unwrap(), bench::DEFAULT_SIZES);
+        assert_eq!(
+            sizes(&["--max-size", "4M"]).unwrap(),
+            [4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20]
+        );
+        assert_eq!(sizes(&["--size", "64M"]).unwrap(), [64 << 20]);
+        assert_eq!(
+            sizes(&["--sizes", "4K,1G", "--max-size", "1M"]).unwrap(),
+            [4096]
+        );
+        assert!(sizes(&["--sizes", "4K", "--size", "8K"]).is_err());
+        assert!(sizes(&["--size", "4K", "--max-size", "1K"]).is_err());
+        assert!(sizes(&["--sizes", "4X"]).is_err());
     }
 
     #[test]

@@ -20,6 +20,15 @@ use anyhow::Result;
 use std::path::Path;
 use std::time::Duration;
 
+/// The larger size of the benchmark's smoke tests: one 2 MiB page, the smallest buffer that THP
+/// can map huge.
+const QUICK_LARGE: u64 = 2 << 20;
+
+/// The benchmark's smoke tests sweep 4 KiB and 2 MiB (the per-call figures at 2 MiB).
+fn quick_sweep() -> crate::bench::Sweep {
+    crate::bench::Sweep::new(vec![4096, QUICK_LARGE]).expect("a valid sweep")
+}
+
 /// The program that the first case copies into the guest, as `vm --with` does.
 const WITH_FILE: &str = "selftest-exit-3.sh";
 
@@ -167,16 +176,25 @@ fn cases() -> Vec<Case> {
             ..Case::base("scenario")
         },
         Case {
-            // The smoke test of `cargo xtask bench`: a short run must produce every figure.
+            // The smoke test of `cargo xtask bench`: a short run over two sizes (4 KiB, where the
+            // hugetlb memfd rounds up to one 2 MiB page, and 2 MiB, where THP must map a 2 MiB
+            // page) must produce every figure and find the huge pages mapped huge.
             name: "benchmark_program_produces_every_figure",
-            job: Job::Script(crate::bench::script(1 << 20, "--quick", "")),
+            job: Job::Script(crate::bench::script(&quick_sweep(), "--quick")),
             timeout: 300,
-            params: Some(&["size=1048576"]),
+            params: Some(&[]),
             cref: true,
             check: |r, _| {
                 let json = crate::bench::extract_json(&r.output).ok_or("no JSON in the output")?;
                 let figures = crate::bench::parse(json).map_err(|e| format!("{e:#}"))?;
-                let missing = crate::bench::missing(&figures, 1 << 20);
+                let missing = crate::bench::missing(&figures, &quick_sweep(), &[]);
+                let huge = crate::bench::parse_huge(&r.output).map_err(|e| format!("{e:#}"))?;
+                let huge_at = |c: &str, size: u64| {
+                    huge.iter().any(|h| h.contender == c && h.size == size && h.which == "touch" && h.percent() == 100.0)
+                };
+                if !(huge_at("memfd-thp", QUICK_LARGE) && huge_at("memfd-hugetlb", 4096) && huge_at("memfd-hugetlb", QUICK_LARGE)) {
+                    return Err(format!("huge pages not reported as mapped huge: {huge:?}"));
+                }
                 if r.status == Some(0) && missing.is_empty() && r.problems().is_empty() {
                     Ok(())
                 } else {
@@ -186,13 +204,14 @@ fn cases() -> Vec<Case> {
             ..Case::base("scenario")
         },
         Case {
-            // The smoke test of `cargo xtask bench`'s counting boot: every figure is counted, the
-            // module counter sees the two drivers' code and nothing else's, and the profile
-            // finds mydev's read in its own module.
+            // The smoke test of `cargo xtask bench`'s counting boot: every figure is counted at
+            // both sizes, the module counter sees the two drivers' code and nothing else's, and
+            // the profile finds mydev's read in its own module (with the symbols of the module
+            // as loaded for that size).
             name: "instruction_counts_cover_every_figure_and_find_the_module",
-            job: Job::Script(crate::bench::script(1 << 20, "--count --quick", &crate::bench::kallsyms_script())),
+            job: Job::Script(crate::bench::script(&quick_sweep(), "--count --quick")),
             timeout: 300,
-            params: Some(&["size=1048576"]),
+            params: Some(&[]),
             cref: true,
             count: true,
             check: |r, kernel| {
@@ -200,13 +219,16 @@ fn cases() -> Vec<Case> {
                     return Err(format!("status {:?}, problems {:?}", r.status, r.problems()));
                 }
                 let c = crate::bench::CountRun::read(r, kernel).map_err(|e| format!("{e:#}"))?;
-                let missing = c.missing(1 << 20);
+                let missing = c.missing(&quick_sweep(), &[]);
                 if !missing.is_empty() {
                     return Err(format!("missing {missing:?}"));
                 }
                 for x in &c.counts {
                     let driver = x.contender == "mydev" || x.contender == "cref";
-                    let io = x.metric.starts_with("seq_") || x.metric == "pread_latency";
+                    let io = x.metric.starts_with("seq_")
+                        || x.metric == "pread_latency"
+                        || x.metric == "read_1m"
+                        || x.metric == "write_1m";
                     if (driver && io && x.module < 1.0) || (!driver && x.module != 0.0) || x.total < 1.0 {
                         return Err(format!("implausible count {x:?}"));
                     }
