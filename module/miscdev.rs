@@ -6,7 +6,7 @@
 //! C headers: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h),
 //! [`include/linux/fs.h`](srctree/include/linux/fs.h).
 //!
-//! This is `rust/kernel/miscdevice.rs` of Linux 7.3 reduced to the hooks mydev uses, plus three:
+//! This is `rust/kernel/miscdevice.rs` of Linux 7.3 reduced to the hooks mydev uses, plus four:
 //!
 //! - [`MiscDevice::llseek`]. Without an `llseek` in `file_operations`, `do_dentry_open()` clears
 //!   `FMODE_LSEEK` and every `lseek` on the file fails with `ESPIPE`, so `dd seek=`, `tail -c` and
@@ -26,6 +26,9 @@
 //!   can run after the module is gone: the VFS takes a reference on the owner for every open
 //!   file, and a mapping holds its file. 7.3's abstraction sets it too, 7.2's does not (there
 //!   `rmmod` succeeded while the device was mapped); `__this_module` builds on both.
+//! - [`MiscDevice::PMD_ALIGNED_MAPPINGS`]: `get_unmapped_area` set to `thp_get_unmapped_area()`,
+//!   so that a mapping of 2 MiB or more lands on a 2 MiB-aligned address and a device that maps
+//!   2 MiB folios can map them with PMD entries without the caller choosing the address.
 //!
 //! The rest follows the 7.3 abstraction: a [`#[vtable]`](macro@kernel::prelude::vtable) trait, a
 //! pinned [`MiscDeviceRegistration`], and a `file_operations` table built at compile time from
@@ -234,6 +237,13 @@ pub(crate) trait MiscDevice: Sized {
     fn write_iter(_kiocb: Kiocb<'_, Self::Ptr>, _iov: &mut IovIterSource<'_>) -> Result<usize> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Whether `mmap(2)` without a fixed address should place mappings of 2 MiB or more at a
+    /// 2 MiB-aligned address (plus the file offset's remainder), as device-dax and shmem do
+    /// (`thp_get_unmapped_area()`): a device that maps 2 MiB folios with PMD entries needs that
+    /// alignment for them, since one entry maps a 2 MiB-aligned range of addresses. Only on
+    /// kernels with THP; `false` keeps the kernel's default placement.
+    const PMD_ALIGNED_MAPPINGS: bool = false;
 
     /// Sets up a new mapping of the file, during `mmap(2)` (see `kernel::miscdevice`).
     fn mmap(
@@ -517,6 +527,12 @@ impl<T: MiscDevice> MiscdeviceVTable<T> {
             None
         },
         mmap: if T::HAS_MMAP { Some(Self::mmap) } else { None },
+        #[cfg(CONFIG_TRANSPARENT_HUGEPAGE)]
+        get_unmapped_area: if T::HAS_MMAP && T::PMD_ALIGNED_MAPPINGS {
+            Some(bindings::thp_get_unmapped_area)
+        } else {
+            None
+        },
         unlocked_ioctl: if T::HAS_IOCTL {
             Some(Self::ioctl)
         } else {

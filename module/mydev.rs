@@ -79,6 +79,10 @@ module! {
             default: 4096,
             description: "Buffer size in bytes: a positive multiple of the page size, at most 1 GiB",
         },
+        huge: u32 {
+            default: 1,
+            description: "1: allocate each whole 2 MiB part of the buffer as one 2 MiB folio when the allocator can, so that aligned shared mappings map it with one PMD entry; 0: 4 KiB pages only",
+        },
     },
 }
 
@@ -97,22 +101,28 @@ impl kernel::InPlaceModule for MydevModule {
         // 7.3 returns the value (`value_ref()` gives the reference); 7.2's `value()` returns a
         // reference. `Kbuild` sets the cfg from the kernel's version.
         #[cfg(mydev_param_value_copy)]
-        let requested = module_parameters::size.value();
+        let (requested, huge) = (
+            module_parameters::size.value(),
+            module_parameters::huge.value(),
+        );
         #[cfg(not(mydev_param_value_copy))]
-        let requested = *module_parameters::size.value();
-        let buffer = range::pages_for_size(requested, PAGE_SIZE)
-            .ok_or_else(|| {
-                pr_err!(
-                    "invalid parameter size={}: must be a multiple of {} from {} to {}\n",
-                    requested,
-                    PAGE_SIZE,
-                    PAGE_SIZE,
-                    range::MAX_SIZE
-                );
-                EINVAL
-            })
-            .and_then(|npages| {
-                Buffer::new(npages).inspect_err(|_| {
+        let (requested, huge) = (
+            *module_parameters::size.value(),
+            *module_parameters::huge.value(),
+        );
+        let buffer = huge_parameter(huge)
+            .and_then(|huge| {
+                let npages = range::pages_for_size(requested, PAGE_SIZE).ok_or_else(|| {
+                    pr_err!(
+                        "invalid parameter size={}: must be a multiple of {} from {} to {}\n",
+                        requested,
+                        PAGE_SIZE,
+                        PAGE_SIZE,
+                        range::MAX_SIZE
+                    );
+                    EINVAL
+                })?;
+                Buffer::new(npages, huge).inspect_err(|_| {
                     pr_err!("cannot allocate {} bytes for the buffer\n", requested);
                 })
             })
@@ -123,9 +133,30 @@ impl kernel::InPlaceModule for MydevModule {
             registration <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"mydev" }),
         })
         .pin_chain(|this| {
-            pr_info!("created /dev/mydev, size {} bytes\n", this.buffer.size());
+            if this.buffer.whole_parts() == 0 {
+                pr_info!("created /dev/mydev, size {} bytes\n", this.buffer.size());
+            } else {
+                pr_info!(
+                    "created /dev/mydev, size {} bytes, {} of its {} 2 MiB parts huge\n",
+                    this.buffer.size(),
+                    this.buffer.huge_parts(),
+                    this.buffer.whole_parts()
+                );
+            }
             Ok(())
         })
+    }
+}
+
+/// Checks the `huge` module parameter: 0 or 1.
+fn huge_parameter(huge: u32) -> Result<bool> {
+    match huge {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => {
+            pr_err!("invalid parameter huge={}: must be 0 or 1\n", huge);
+            Err(EINVAL)
+        }
     }
 }
 
@@ -142,6 +173,9 @@ struct Mydev;
 #[vtable]
 impl MiscDevice for Mydev {
     type Ptr = Arc<Buffer>;
+
+    // The 2 MiB parts of the buffer are mapped with PMD entries where the address allows.
+    const PMD_ALIGNED_MAPPINGS: bool = true;
 
     fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Buffer>> {
         let misc: *const MiscDeviceRegistration<Self> = misc;
@@ -221,6 +255,8 @@ impl MiscDevice for Mydev {
 
     fn show_fdinfo(buffer: ArcBorrow<'_, Buffer>, m: &SeqFile, _file: &File) {
         seq_print!(m, "mydev-size:\t{}\n", buffer.size());
+        seq_print!(m, "mydev-parts:\t{}\n", buffer.whole_parts());
+        seq_print!(m, "mydev-huge-parts:\t{}\n", buffer.huge_parts());
     }
 }
 

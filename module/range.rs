@@ -77,6 +77,35 @@ pub(crate) fn mapping_fits(pgoff: usize, vma_pages: usize, npages: usize) -> boo
     vma_pages != 0 && pgoff < npages && vma_pages <= npages - pgoff
 }
 
+/// The part of the buffer that one PMD entry at user address `haddr` would map, in a mapping of
+/// `start..end` whose first page is buffer page `pgoff`, for parts of `part_pages` pages: `None`
+/// unless `haddr` is aligned to a part's size, the whole `part_pages` pages from it lie inside the
+/// mapping, and the buffer page there is the first page of a part.
+///
+/// The caller still checks that the part exists and is one folio. All arithmetic is checked, so
+/// any values give an answer, never an overflow.
+pub(crate) fn pmd_part(
+    haddr: usize,
+    start: usize,
+    end: usize,
+    pgoff: usize,
+    page_size: usize,
+    part_pages: usize,
+) -> Option<usize> {
+    let part_bytes = part_pages.checked_mul(page_size)?;
+    if part_bytes == 0 || haddr % part_bytes != 0 || haddr < start {
+        return None;
+    }
+    if haddr.checked_add(part_bytes)? > end {
+        return None;
+    }
+    let index = pgoff.checked_add((haddr - start) / page_size)?;
+    if index % part_pages != 0 {
+        return None;
+    }
+    Some(index / part_pages)
+}
+
 #[cfg(CONFIG_KUNIT)]
 #[kunit_tests(mydev_range)]
 mod tests {
@@ -169,5 +198,31 @@ mod tests {
         assert!(!mapping_fits(0, 2, 1));
         assert!(!mapping_fits(1, usize::MAX, 2));
         assert!(!mapping_fits(usize::MAX, 1, 2));
+    }
+
+    #[test]
+    fn pmd_entries_only_where_address_offset_and_range_line_up() {
+        const M2: usize = 2 << 20;
+        // An aligned mapping of parts 0 and 1: both can be PMD-mapped.
+        assert_eq!(pmd_part(M2, M2, 3 * M2, 0, PS, 512), Some(0));
+        assert_eq!(pmd_part(2 * M2, M2, 3 * M2, 0, PS, 512), Some(1));
+        // Starting at page offset 512: the first entry maps part 1.
+        assert_eq!(pmd_part(M2, M2, 2 * M2, 512, PS, 512), Some(1));
+        // An unaligned address, or a page offset that is not the start of a part.
+        assert_eq!(pmd_part(M2 + PS, M2, 3 * M2, 0, PS, 512), None);
+        assert_eq!(pmd_part(M2, M2, 3 * M2, 1, PS, 512), None);
+        assert_eq!(pmd_part(2 * M2, M2 + PS, 3 * M2, 1, PS, 512), Some(1));
+        assert_eq!(pmd_part(2 * M2, M2 + PS, 3 * M2, 0, PS, 512), None);
+        // The whole entry must lie inside the mapping.
+        assert_eq!(pmd_part(M2, M2, 2 * M2 - PS, 0, PS, 512), None);
+        assert_eq!(pmd_part(M2, M2 + PS, 3 * M2, 0, PS, 512), None);
+        // Nothing overflows.
+        assert_eq!(
+            pmd_part(usize::MAX - M2 + 1, 0, usize::MAX, 0, PS, 512),
+            None
+        );
+        assert_eq!(pmd_part(M2, 0, usize::MAX, usize::MAX, PS, 512), None);
+        assert_eq!(pmd_part(M2, 0, usize::MAX, 0, PS, usize::MAX), None);
+        assert_eq!(pmd_part(M2, 0, usize::MAX, 0, PS, 0), None);
     }
 }

@@ -9,19 +9,57 @@
 //! past the abstraction, and each raw access says why it is sound.
 //!
 //! Shared and private mappings are set up the same way; the core mm makes the difference (see
-//! [`mmap`]). Every page of the range is inserted at `mmap` time with `vm_insert_pages()`, 64 at a time, and
-//! the fault handler inserts again any page that leaves the page table later, with
-//! `vmf_insert_page_mkwrite()`. Both take their own reference on the page: a page stays alive
-//! while any page table maps it, whatever the module does.
+//! [`mmap`]). At `mmap` time every page of the range is inserted with `vm_insert_pages()`, 64 at a
+//! time, except the 2 MiB ranges that a PMD entry will map (below); the fault handler inserts
+//! again any page that leaves the page table later, with `vmf_insert_page_mkwrite()`. Both take
+//! their own reference on the page's folio: a page stays alive while any page table maps it,
+//! whatever the module does.
+//!
+//! # 2 MiB entries
+//!
+//! A range of a shared mapping gets one PMD entry, at its first fault, through [`huge_fault`]
+//! with `vmf_insert_folio_pmd()`, when: its address is 2 MiB-aligned, the whole 2 MiB lies in the
+//! VMA, the buffer offset there starts a part ([`range::pmd_part`]), and that part is one 2 MiB
+//! folio. The VMA is marked `VM_HUGEPAGE`, which is what lets the fault path call `huge_fault`
+//! while `/sys/kernel/mm/transparent_hugepage/enabled` is `madvise` (with `always` it is called
+//! anyway; with `never`, or after `MADV_NOHUGEPAGE` or `PR_SET_THP_DISABLE`, it is not, and those
+//! ranges fault in 4 KiB pages through [`fault`]). Everything else gets 4 KiB entries.
+//!
+//! The VMA must not stay `VM_MIXEDMAP`, which `vm_insert_pages()` requires: `mm/huge_memory.c`
+//! treats a `VM_MIXEDMAP` or `VM_PFNMAP` file VMA as "special huge" (`vma_is_special_huge()`:
+//! "we are unable to access the VMA's folios"), and `__split_huge_pmd_locked()` then clears a PMD
+//! entry without dropping its folio reference, its rmap count or the process's file RSS counter:
+//! every partial `munmap`, `mprotect`, `mremap` or `MADV_DONTNEED` of a 2 MiB entry would leak the
+//! folio. Every entry this module installs is a normal, refcounted page (never a special or PFN
+//! entry), which is what the core mm expects of a VMA without the flag, so [`mmap`] clears it
+//! once the 4 KiB pages are in. Then a split of a PMD entry (`__split_huge_pmd_locked()` on a
+//! file VMA) drops the whole entry with its reference and counters, and the next access to any
+//! of its pages faults: a 2 MiB range still wholly in the VMA comes back as a PMD entry, any
+//! other as 4 KiB entries of the folio's pages. `zap_huge_pmd()` (`munmap`, `MADV_DONTNEED` of
+//! the whole entry) drops the reference and counters too; `move_huge_pmd()` (`mremap` of whole
+//! entries to an aligned address) moves the entry as it is; `change_huge_pmd()` (`mprotect`)
+//! changes its protection in place; `fork` copies no entry of a shared file VMA (the child
+//! faults them in).
+//!
+//! Private mappings keep 4 KiB entries everywhere: copy-on-write then works a page at a time as
+//! it always did (a store copies 4 KiB, not 2 MiB), with no PMD to split on the first store.
 
 use crate::{
-    buffer::Buffer,
+    buffer::{
+        Buffer,
+        PART_ORDER,
+        PART_PAGES, //
+    },
     range, //
 };
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     error::to_result,
-    mm::virt::VmaNew,
+    mm::virt::{
+        flags,
+        VmaNew, //
+    },
     page::{
         PAGE_SHIFT,
         PAGE_SIZE, //
@@ -32,16 +70,20 @@ use kernel::{
 /// Pages per `vm_insert_pages()` call when a mapping is set up (a 512-byte array on the stack).
 const INSERT_BATCH: usize = 64;
 
-/// The operations of every mydev VMA: only `fault`.
+/// The operations of every mydev VMA: `fault`, and `huge_fault` where the kernel has THP.
 const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
     fault: Some(fault),
+    #[cfg(CONFIG_TRANSPARENT_HUGEPAGE)]
+    huge_fault: Some(huge_fault),
     ..pin_init::zeroed()
 };
 
 /// Sets up a new mapping of `buffer`, called from the `mmap` file operation.
 ///
 /// - Shared mappings (`MAP_SHARED`) map the buffer's pages themselves: every store is seen by
-///   every other mapping, `read` and process at once.
+///   every other mapping, `read` and process at once. Where the address, the offset and the
+///   buffer's allocation allow, 2 MiB ranges are mapped by one PMD entry each, at their first
+///   fault (see the module documentation).
 /// - Private mappings (`MAP_PRIVATE`) are copy-on-write, as for a regular file. The same pages
 ///   are inserted, but the core mm makes the page-table entries of a private mapping read-only
 ///   (`vm_get_page_prot()` without `VM_SHARED`), so the first store to a page faults and
@@ -52,7 +94,7 @@ const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
 ///   it), not after `MADV_DONTNEED` (the copy is dropped and the page comes back read-only), and
 ///   not through `mprotect`, which never makes a private entry of a page that is not anonymous
 ///   writable. As for files, a private mapping may be writable when the file was opened
-///   read-only.
+///   read-only. Private mappings use 4 KiB entries only.
 /// - Executable mappings are refused with `EPERM`, and `VM_MAYEXEC` is cleared so that
 ///   `mprotect(PROT_EXEC)` fails later (W^X: anyone who can open the device can write it).
 /// - The range must lie inside the buffer (`EINVAL` otherwise), compared in page units.
@@ -70,10 +112,15 @@ pub(crate) fn mmap(buffer: &Buffer, vma: &VmaNew) -> Result {
     // SAFETY: `vma` is undergoing initial setup in the `mmap` hook, so it is valid and its
     // `vm_pgoff` is not being changed concurrently; reading an integer field is enough.
     let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
-    let vma_pages = vma.end().checked_sub(vma.start()).ok_or(EINVAL)? >> PAGE_SHIFT;
+    let (start, end) = (vma.start(), vma.end());
+    let vma_pages = end.checked_sub(start).ok_or(EINVAL)? >> PAGE_SHIFT;
     if !range::mapping_fits(pgoff, vma_pages, buffer.npages()) {
         return Err(EINVAL);
     }
+    // A read-only open keeps `VM_MAYSHARE` but not `VM_SHARED`: still a shared mapping.
+    // SAFETY: `vma` is valid and in its `mmap` hook, so its flags are stable.
+    let shared = unsafe { mydev_vma_may_share(vma.as_ptr()) };
+    let huge = shared && cfg!(CONFIG_TRANSPARENT_HUGEPAGE) && buffer.huge_parts() > 0;
 
     vma.set_dontexpand();
     let mixed = vma.set_mixedmap();
@@ -91,34 +138,141 @@ pub(crate) fn mmap(buffer: &Buffer, vma: &VmaNew) -> Result {
     // (a 64 MiB mapping touched once took about 3 times as long as the C reference design). The
     // fault handler still brings back any page that later leaves the page table. Pages go in
     // batches through `vm_insert_pages()`, which walks to the page table and takes its lock once
-    // per batch rather than once per page. If an insertion fails, the error fails the `mmap` and
-    // the core mm tears the VMA down with what was inserted.
+    // per batch rather than once per page. The 2 MiB ranges that `huge_fault` will map with one
+    // PMD entry are left empty: a page table there would keep the PMD entry out. They cost one
+    // fault each, against 512 entries written here (see the README's figures). If an insertion
+    // fails, the error fails the `mmap` and the core mm tears the VMA down with what was
+    // inserted.
     let mut batch = [core::ptr::null_mut::<bindings::page>(); INSERT_BATCH];
     let mut done = 0usize;
     while done < vma_pages {
-        let n = (vma_pages - done).min(INSERT_BATCH);
+        let addr = done
+            .checked_mul(PAGE_SIZE)
+            .and_then(|offset| start.checked_add(offset))
+            .ok_or(EINVAL)?;
+        if huge && huge_part_at(buffer, addr, start, end, pgoff).is_some() {
+            done = done.checked_add(PART_PAGES).ok_or(EINVAL)?;
+            continue;
+        }
+        // Stop each batch at the next 2 MiB boundary, where the next range may be a PMD one.
+        let to_boundary = PART_PAGES - ((addr >> PAGE_SHIFT) % PART_PAGES);
+        let n = (vma_pages - done).min(INSERT_BATCH).min(to_boundary);
         for (k, slot) in batch[..n].iter_mut().enumerate() {
             let index = pgoff.checked_add(done + k).ok_or(EINVAL)?;
             *slot = buffer.page(index).ok_or(EINVAL)?.as_ptr();
         }
-        let addr = done
-            .checked_mul(PAGE_SIZE)
-            .and_then(|offset| vma.start().checked_add(offset))
-            .ok_or(EINVAL)?;
         let mut left = n;
         // SAFETY:
         // - `mixed` is the VMA in its `mmap` hook (mmap lock held for writing), with `VM_MIXEDMAP`
         //   set, as `vm_insert_pages` requires; `addr..addr + n * PAGE_SIZE` lies inside it
         //   (`done + n <= vma_pages`), which the function checks again.
-        // - `batch[..n]` holds `n` order-0 pages of the buffer (vmalloc pages, never slab), which
-        //   outlive the call; each inserted page gets its own reference for its page-table entry.
+        // - `batch[..n]` holds `n` pages of the buffer (order-0 pages or pages of its 2 MiB
+        //   folios, never slab), which outlive the call; each inserted page gets its own
+        //   reference to its folio for its page-table entry.
         // - `left` is a valid `unsigned long` for the count in and the count left out.
         to_result(unsafe {
             bindings::vm_insert_pages(mixed.as_ptr(), addr, batch.as_mut_ptr(), &mut left)
         })?;
         done += n;
     }
+
+    // SAFETY: the VMA is in its `mmap` hook, mmap lock held for writing, as
+    // `mydev_vma_mod_flags` requires. Clearing `VM_MIXEDMAP` is sound because every entry of this
+    // VMA, now and later, is a normal page with its own folio reference, as in any file VMA
+    // without the flag; it is needed because with it, splitting a PMD entry would leak the folio
+    // (see the module documentation). `VM_HUGEPAGE` only lets the fault path call `huge_fault`.
+    unsafe { mydev_vma_mod_flags(raw, if huge { flags::HUGEPAGE } else { 0 }, flags::MIXEDMAP) };
     Ok(())
+}
+
+/// The 2 MiB folio that a PMD entry at `haddr` would map in a shared mapping of `start..end`
+/// whose first page is buffer page `pgoff`, if one can.
+fn huge_part_at(
+    buffer: &Buffer,
+    haddr: usize,
+    start: usize,
+    end: usize,
+    pgoff: usize,
+) -> Option<NonNull<bindings::folio>> {
+    let part = range::pmd_part(haddr, start, end, pgoff, PAGE_SIZE, PART_PAGES)?;
+    buffer.huge_folio(part)
+}
+
+// The kernel structs behind these pointers contain zero-sized fields, which the lint flags
+// although only pointers cross the boundary; the kernel's `bindings` crate allows it the same way.
+#[allow(improper_ctypes)]
+extern "C" {
+    /// `vm_flags_mod()` (`pages.c`): sets `set` and clears `clear` in a VMA's flags.
+    fn mydev_vma_mod_flags(
+        vma: *mut bindings::vm_area_struct,
+        set: bindings::vm_flags_t,
+        clear: bindings::vm_flags_t,
+    );
+    /// `vma->vm_flags & VM_MAYSHARE` (`pages.c`): not `flags::MAYSHARE`, which 7.2's bindings
+    /// define as `VM_MAYEXEC`.
+    fn mydev_vma_may_share(vma: *const bindings::vm_area_struct) -> bool;
+}
+
+/// The huge-page fault handler of mydev VMAs: maps a 2 MiB part with one PMD entry, where it
+/// can (see the module documentation), and otherwise lets the core mm fall back to [`fault`].
+///
+/// The core mm calls it for a fault on an empty PMD entry of a VMA that THP allows
+/// (`thp_vma_allowable_order()`: our `VM_HUGEPAGE`, the sysfs setting), and for a write fault on
+/// a read-only PMD entry of a shared VMA (`wp_huge_pmd()`), which this handler makes writable
+/// when the VMA is.
+///
+/// # Safety
+///
+/// The core mm calls this with a valid `vmf` for a fault in a VMA set up by [`mmap`], holding the
+/// mmap lock or the VMA's read lock for the duration of the call.
+#[cfg(CONFIG_TRANSPARENT_HUGEPAGE)]
+unsafe extern "C" fn huge_fault(
+    vmf: *mut bindings::vm_fault,
+    order: core::ffi::c_uint,
+) -> bindings::vm_fault_t {
+    const FALLBACK: bindings::vm_fault_t =
+        bindings::vm_fault_reason_VM_FAULT_FALLBACK as bindings::vm_fault_t;
+    if order != PART_ORDER {
+        return FALLBACK;
+    }
+    // SAFETY: `vmf` is valid for the duration of the call (this function's safety requirement).
+    let (vma, address, fault_flags) = unsafe {
+        (
+            (*vmf).__bindgen_anon_1.vma,
+            (*vmf).__bindgen_anon_1.address,
+            (*vmf).flags,
+        )
+    };
+    // SAFETY: `vma` is the faulting VMA, valid and locked for the call, so its bounds, offset and
+    // flags are stable; `mmap` stored a pointer to a `Buffer` in `vm_private_data` before the VMA
+    // became visible, and never changes it. The VMA keeps the file, and so the buffer, alive.
+    let (buffer, start, end, pgoff, shared) = unsafe {
+        (
+            &*(*vma).vm_private_data.cast::<Buffer>(),
+            (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start,
+            (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_end,
+            (*vma).vm_pgoff,
+            mydev_vma_may_share(vma),
+        )
+    };
+    // Private mappings stay at 4 KiB (see the module documentation).
+    if !shared {
+        return FALLBACK;
+    }
+    let haddr = address & !(PART_PAGES * PAGE_SIZE - 1);
+    let Some(folio) = huge_part_at(buffer, haddr, start, end, pgoff) else {
+        return FALLBACK;
+    };
+    let write = fault_flags & bindings::fault_flag_FAULT_FLAG_WRITE != 0;
+    // SAFETY:
+    // - `vmf` is valid (see above), for a fault at an address of the 2 MiB range `haddr..haddr
+    //   + PMD_SIZE`, which lies inside the VMA.
+    // - `folio` is a folio of order `PMD_ORDER` owned by the buffer, not anonymous and not in any
+    //   page cache; `vmf_insert_folio_pmd` takes its own reference and rmap count for the entry
+    //   (dropped when the entry is zapped or split: the VMA is not `VM_MIXEDMAP`).
+    // - `write` is the fault's own: the VMA is shared, so the entry takes the VMA's protection,
+    //   and a write fault on a read-only entry of a writable VMA makes it writable.
+    unsafe { bindings::vmf_insert_folio_pmd(vmf, folio.as_ptr(), write) }
 }
 
 /// The page-fault handler of mydev VMAs: inserts the buffer page that backs the faulting address.
@@ -141,8 +295,9 @@ unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t
         Some(page) => page,
         None => return bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t,
     };
-    // SAFETY: `vmf` is valid (see above), and `page` is an order-0 page owned by the buffer;
-    // `vmf_insert_page_mkwrite` takes its own reference for the page-table entry. `false`
+    // SAFETY: `vmf` is valid (see above), and `page` is a page of the buffer: an order-0 page or
+    // a page of one of its 2 MiB folios (then mapped alone, e.g. after a PMD entry was split);
+    // `vmf_insert_page_mkwrite` takes its own reference to the folio for the entry. `false`
     // inserts the entry with the VMA's own protection and keeps the core mm's write-fault
     // handling: in a private mapping the entry is read-only, so a store (even the one that
     // caused this fault) copies the page instead of writing the buffer.
