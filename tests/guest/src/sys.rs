@@ -389,3 +389,90 @@ pub fn meminfo_kib(field: &str) -> Result<i64, String> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| format!("no {field} in /proc/meminfo"))
 }
+
+/// 2 MiB: what one PMD entry maps, and the size of one part of the buffer.
+pub const PART: usize = 2 << 20;
+
+/// An address range reserved with an inaccessible anonymous mapping, `base` aligned to 2 MiB, in
+/// which [`mmap_fixed`] places mappings at chosen addresses. Unmapped, with whatever was placed
+/// in it, when dropped.
+#[derive(Debug)]
+pub struct Reserve {
+    _map: Map,
+    pub base: usize,
+}
+
+/// Reserves `len` bytes of address space from a 2 MiB-aligned `base` (`len` plus 2 MiB, so that
+/// an aligned start exists inside).
+pub fn reserve_aligned(len: usize) -> io::Result<Reserve> {
+    let total = len + PART;
+    // SAFETY: a new inaccessible anonymous mapping at a kernel-chosen address aliases nothing.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            total,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let addr = p as usize;
+    Ok(Reserve {
+        _map: Map { addr, len: total },
+        base: (addr + PART - 1) & !(PART - 1),
+    })
+}
+
+/// `mmap(addr, len, prot, flags | MAP_FIXED, fd, off)`: a mapping placed over part of a
+/// [`Reserve`].
+pub fn mmap_fixed(
+    fd: &OwnedFd,
+    addr: usize,
+    len: usize,
+    prot: libc::c_int,
+    flags: libc::c_int,
+    off: u64,
+) -> io::Result<Map> {
+    // SAFETY: the callers place mappings only inside their own reservations, which nothing else
+    // uses.
+    let p = unsafe {
+        libc::syscall(
+            libc::SYS_mmap,
+            addr,
+            len,
+            prot,
+            flags | libc::MAP_FIXED,
+            fd.as_raw_fd(),
+            off,
+        )
+    };
+    if p == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if p as usize != addr {
+        return Err(io::Error::other(format!(
+            "MAP_FIXED gave {p:#x}, not {addr:#x}"
+        )));
+    }
+    Ok(Map { addr, len })
+}
+
+/// How much file memory is mapped with PMD entries, system-wide: `FilePmdMapped` of
+/// `/proc/meminfo`, in KiB (each of mydev's 2 MiB entries adds 2048).
+pub fn file_pmd_mapped_kib() -> Result<i64, String> {
+    meminfo_kib("FilePmdMapped:").map_err(|e| format!("{e} (CONFIG_TRANSPARENT_HUGEPAGE?)"))
+}
+
+/// A numeric field of `/proc/self/fdinfo/<fd>` (`"mydev-huge-parts:"`).
+pub fn fdinfo_field(fd: &OwnedFd, field: &str) -> Result<u64, String> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
+        .map_err(|e| e.to_string())?;
+    info.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in fdinfo: {info}"))
+}
