@@ -17,8 +17,9 @@
 //! it stored into, and the buffer's bytes elsewhere. On a mismatch it prints the seed and a shortest sequence of operations that still
 //! reproduces it (removing operations one at a time while the mismatch stays).
 //!
-//! `fuzz [--seed N] [--ops N] [--seconds N]`; defaults from `MYDEV_FUZZ_SEED`, `MYDEV_FUZZ_OPS`
-//! (200,000 operations) and `MYDEV_FUZZ_SECONDS` (600). Prints a line `fuzz: N operations, …`
+//! `fuzz [--seed N] [--ops N] [--seconds N] [--pages N]`; defaults from `MYDEV_FUZZ_SEED`,
+//! `MYDEV_FUZZ_OPS` (200,000 operations), `MYDEV_FUZZ_SECONDS` (600) and `MYDEV_FUZZ_PAGES` (a
+//! buffer of 4 pages; e.g. 1539, three 2 MiB parts and three pages, for the PMD entries). Prints a line `fuzz: N operations, …`
 //! and TAP with one result.
 
 use guest_tests::inject::{self, FailNth};
@@ -29,12 +30,41 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Pages of the buffer the fuzzer loads the module with: enough for offsets, partial unmaps
-/// and splits, small enough to check every byte often.
-const NPAGES: usize = 4;
-const SIZE: usize = NPAGES * PAGE;
+/// Pages of the buffer the fuzzer loads the module with, by default: enough for offsets, partial
+/// unmaps and splits, small enough to check every byte often. `--pages N` (or `MYDEV_FUZZ_PAGES`)
+/// sets another size: with 1,024 pages or more (whole 2 MiB parts, which shared mappings map with
+/// PMD entries where address and offset line up) the operations also pick offsets and lengths at
+/// and around part boundaries, and keep most copies short so that checking stays quick.
+const DEFAULT_PAGES: usize = 4;
+/// Pages per 2 MiB part of the buffer.
+const PART_PAGES: usize = sys::PART / PAGE;
+static NPAGES: AtomicUsize = AtomicUsize::new(DEFAULT_PAGES);
+
+/// The buffer's pages.
+fn npages() -> usize {
+    NPAGES.load(Ordering::Relaxed)
+}
+
+/// The buffer's size.
+fn size() -> usize {
+    npages() * PAGE
+}
+
+/// The buffer's whole 2 MiB parts.
+fn parts() -> usize {
+    npages() / PART_PAGES
+}
+
+/// An offset at most a page before or after the end of a whole part (buffers with parts only).
+fn near_part_end(r: &mut Rng) -> usize {
+    let end = sys::PART * (1 + r.below(parts()));
+    (end + r.below(2 * PAGE))
+        .saturating_sub(PAGE)
+        .min(size() - 1)
+}
 const MAX_FDS: usize = 6;
 const MAX_MAPS: usize = 8;
 const FULL_CHECK_EVERY: usize = 512;
@@ -91,19 +121,25 @@ enum Op {
 fn gen_op(r: &mut Rng) -> Op {
     let fd = r.below(16);
     let map = r.below(16);
+    // A buffer of two or more 2 MiB parts: aim at part boundaries, and keep most copies short.
+    // (The extra choices take random numbers only then, so runs of the default size are the
+    // same as before.)
+    let big = parts() >= 2;
     let len = match r.below(4) {
         0 => r.below(16),
         1 => r.below(PAGE + 1),
-        2 => r.below(SIZE + 200),
+        2 if big && !r.chance(2) => r.below(4 * PAGE + 1),
+        2 => r.below(size() + 200),
         _ => PAGE,
     };
     let off: i64 = match r.below(10) {
-        0 => SIZE as i64,
-        1 => (SIZE + r.below(1 << 20)) as i64,
+        0 => size() as i64,
+        1 => (size() + r.below(1 << 20)) as i64,
         2 => i64::MAX - r.below(8) as i64,
         3 => -(r.below(4) as i64) - 1,
         4 => i64::MIN,
-        _ => r.below(SIZE) as i64,
+        5 if big => near_part_end(r) as i64,
+        _ => r.below(size()) as i64,
     };
     let prot = [
         libc::PROT_READ,
@@ -122,10 +158,10 @@ fn gen_op(r: &mut Rng) -> Op {
         42..=43 => Op::Lseek(
             fd,
             match r.below(8) {
-                0 => -(r.below(SIZE + 2) as i64),
+                0 => -(r.below(size() + 2) as i64),
                 1 => [i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1][r.below(4)],
-                2 => SIZE as i64,
-                _ => r.below(SIZE + 2) as i64,
+                2 => size() as i64,
+                _ => r.below(size() + 2) as i64,
             },
             [
                 libc::SEEK_SET,
@@ -141,14 +177,19 @@ fn gen_op(r: &mut Rng) -> Op {
             let off = match r.below(8) {
                 0 => u64::MAX - (PAGE as u64 - 1),
                 1 => 1 << 63,
-                2 => (SIZE + PAGE * r.below(4)) as u64,
-                3 => r.below(SIZE) as u64,
-                _ => (PAGE * r.below(NPAGES)) as u64,
+                2 => (size() + PAGE * r.below(4)) as u64,
+                3 => r.below(size()) as u64,
+                // The start of a part (or of the tail, or the end).
+                4 | 5 if big => (sys::PART * r.below(parts() + 1)) as u64,
+                _ => (PAGE * r.below(npages())) as u64,
             };
             let pages = if r.chance(5) {
                 0
+            } else if big && r.chance(50) {
+                // Whole parts, give or take a page.
+                (PART_PAGES * (1 + r.below(parts())) + r.below(3)).saturating_sub(1)
             } else {
-                1 + r.below(NPAGES + 1)
+                1 + r.below(npages() + 1)
             };
             Op::Mmap {
                 fd,
@@ -158,14 +199,18 @@ fn gen_op(r: &mut Rng) -> Op {
                 private: r.chance(40),
             }
         }
-        54..=65 => Op::Load(map, r.below(SIZE)),
-        66..=77 => Op::Store(map, r.below(SIZE), r.next_u64() as u8),
-        78..=81 => Op::Munmap(map, r.below(NPAGES), 1 + r.below(NPAGES)),
+        54..=65 => Op::Load(map, r.below(size())),
+        66..=77 => Op::Store(map, r.below(size()), r.next_u64() as u8),
+        78..=81 => Op::Munmap(
+            map,
+            r.below(npages()),
+            1 + r.below(if big { 64 } else { npages() }),
+        ),
         82 => Op::MremapGrow(map),
-        83..=84 => Op::MremapShrink(map, 1 + r.below(NPAGES)),
+        83..=84 => Op::MremapShrink(map, 1 + r.below(npages())),
         85..=87 => Op::Mprotect(map, prot),
         88..=89 => Op::Madvise(map),
-        90..=91 => Op::Fork(map, r.below(SIZE), 1 + r.below(64), r.next_u64()),
+        90..=91 => Op::Fork(map, r.below(size()), 1 + r.below(64), r.next_u64()),
         92..=94 => {
             let copy = match r.below(4) {
                 0 => Op::Read(fd, len),
@@ -331,7 +376,7 @@ impl World {
         let checker = sys::open_rw().map_err(|e| format!("open: {e}"))?;
         sys::ioctl(&checker, MYDEV_IOC_CLEAR, 0).map_err(|e| format!("clear: {e}"))?;
         Ok(Self {
-            model: vec![0; SIZE],
+            model: vec![0; size()],
             fds: Vec::new(),
             maps: Vec::new(),
             checker,
@@ -397,7 +442,7 @@ impl World {
 
     /// Checks `start..end` of the buffer through `pread` and every readable live mapping.
     fn verify(&mut self, start: usize, end: usize) -> Result<(), String> {
-        let (start, end) = (start.min(SIZE), end.min(SIZE));
+        let (start, end) = (start.min(size()), end.min(size()));
         if start >= end {
             return Ok(());
         }
@@ -498,7 +543,7 @@ impl World {
                 let want = if !f.readable() {
                     Err(libc::EBADF)
                 } else {
-                    Ok(len.min(SIZE.saturating_sub(f.pos)))
+                    Ok(len.min(size().saturating_sub(f.pos)))
                 };
                 expect_copy("read", &r, want, injected)?;
                 self.count_injected(injected, &r, want);
@@ -527,10 +572,10 @@ impl World {
                     Err(libc::EBADF)
                 } else if len == 0 {
                     Ok(0)
-                } else if f.pos >= SIZE {
+                } else if f.pos >= size() {
                     Err(libc::ENOSPC)
                 } else {
-                    Ok(len.min(SIZE - f.pos))
+                    Ok(len.min(size() - f.pos))
                 };
                 expect_copy("write", &r, want, injected)?;
                 self.count_injected(injected, &r, want);
@@ -558,7 +603,7 @@ impl World {
                 } else if off.checked_add(len as i64).is_none() {
                     Err(libc::EINVAL)
                 } else {
-                    Ok(len.min(SIZE.saturating_sub(off as usize)))
+                    Ok(len.min(size().saturating_sub(off as usize)))
                 };
                 expect_copy("pread", &r, want, injected)?;
                 self.count_injected(injected, &r, want);
@@ -589,10 +634,10 @@ impl World {
                     Err(libc::EINVAL)
                 } else if len == 0 {
                     Ok(0)
-                } else if off as usize >= SIZE {
+                } else if off as usize >= size() {
                     Err(libc::ENOSPC)
                 } else {
-                    Ok(len.min(SIZE - off as usize))
+                    Ok(len.min(size() - off as usize))
                 };
                 expect_copy("pwrite", &r, want, injected)?;
                 self.count_injected(injected, &r, want);
@@ -609,7 +654,7 @@ impl World {
                 };
                 let r = sys::lseek(&self.fds[i].fd, off, whence);
                 self.note("lseek", &r);
-                let (pos, end) = (self.fds[i].pos as i64, SIZE as i64);
+                let (pos, end) = (self.fds[i].pos as i64, size() as i64);
                 let inside = |p: i64| (0..end).contains(&p);
                 let want = match whence {
                     libc::SEEK_SET => Ok(Some(off)),
@@ -664,7 +709,7 @@ impl World {
                     Err(libc::EACCES)
                 } else if prot & libc::PROT_EXEC != 0 {
                     Err(libc::EPERM)
-                } else if pgoff >= NPAGES as u64 || pages as u64 > NPAGES as u64 - pgoff {
+                } else if pgoff >= npages() as u64 || pages as u64 > npages() as u64 - pgoff {
                     Err(libc::EINVAL)
                 } else {
                     Ok(())
@@ -932,7 +977,7 @@ impl World {
                         let mut v: u64 = 0;
                         let r = sys::ioctl(&f.fd, MYDEV_IOC_GET_SIZE, &mut v as *mut u64 as usize);
                         expect("GET_SIZE", &r, Ok(0))?;
-                        if v != SIZE as u64 {
+                        if v != size() as u64 {
                             return Err(format!("GET_SIZE gave {v}"));
                         }
                     }
@@ -948,7 +993,7 @@ impl World {
                         expect("CLEAR", &r, if writable { Ok(0) } else { Err(libc::EBADF) })?;
                         if writable {
                             self.model.fill(0);
-                            return Ok((0, SIZE));
+                            return Ok((0, size()));
                         }
                     }
                     IoctlKind::Unknown(cmd) => {
@@ -977,7 +1022,7 @@ fn replay(ops: &[Op]) -> Result<Option<(usize, String)>, String> {
     let mut found = None;
     for (k, op) in ops.iter().enumerate() {
         let r = w.apply(op).and_then(|(a, b)| w.verify(a, b));
-        if let Err(e) = r.and_then(|()| w.verify(0, SIZE)) {
+        if let Err(e) = r.and_then(|()| w.verify(0, size())) {
             found = Some((k, e));
             break;
         }
@@ -1010,13 +1055,19 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
     let mut history: Vec<Op> = Vec::new();
     let mut n: u64 = 0;
     let mut mismatch = None;
+    let mut peak_pmd = 0;
     while n < max_ops && start.elapsed() < Duration::from_secs(seconds) {
         let op = gen_op(&mut rng);
         history.push(op.clone());
         n += 1;
         let mut r = w.apply(&op).and_then(|(a, b)| w.verify(a, b));
         if r.is_ok() && n % FULL_CHECK_EVERY as u64 == 0 {
-            r = w.verify(0, SIZE);
+            r = w.verify(0, size());
+            // How many 2 MiB entries the live mappings hold right now (after the check touched
+            // them), for the figures: a run over 2 MiB parts should see some.
+            if let Ok(kib) = sys::file_pmd_mapped_kib() {
+                peak_pmd = peak_pmd.max(kib / (sys::PART / 1024) as i64);
+            }
         }
         if let Err(e) = r {
             mismatch = Some(e);
@@ -1024,13 +1075,13 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
         }
     }
     if mismatch.is_none() {
-        if let Err(e) = w.verify(0, SIZE) {
+        if let Err(e) = w.verify(0, size()) {
             mismatch = Some(e);
         }
     }
     w.teardown();
     let figures = format!(
-        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {}, {} bytes checked, {} mismatches",
+        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {}, {} bytes checked, up to {peak_pmd} PMD entries mapped at a full check, {} mismatches",
         start.elapsed().as_secs_f64(),
         w.error_paths.len(),
         w.error_paths
@@ -1094,10 +1145,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let seed = arg(&args, "--seed", "MYDEV_FUZZ_SEED", 1);
     let ops = arg(&args, "--ops", "MYDEV_FUZZ_OPS", 200_000);
+    let pages = arg(&args, "--pages", "MYDEV_FUZZ_PAGES", DEFAULT_PAGES as u64);
+    NPAGES.store(
+        usize::try_from(pages).unwrap_or(DEFAULT_PAGES).max(1),
+        Ordering::Relaxed,
+    );
     let seconds = arg(&args, "--seconds", "MYDEV_FUZZ_SECONDS", 600);
     println!("TAP version 13");
     println!("1..1");
-    let params = format!("size={SIZE}");
+    let params = format!("size={}", size());
     let mut outcome = None;
     let result = sys::with_module(&params, || {
         let (ok, report) = run(seed, ops, seconds)?;
