@@ -1534,6 +1534,48 @@ fn private_mappings_of_huge_parts_use_4k_entries_and_stay_private() -> TestResul
     })
 }
 
+/// Where THP is refused (`MADV_NOHUGEPAGE` on the mapping, or `never` in sysfs), huge parts are
+/// mapped a 4 KiB page at a time by the fault handler, with the same bytes and no `SIGBUS`.
+fn huge_parts_map_4k_where_thp_is_refused() -> TestResult {
+    const ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+    with_module(&format!("size={PARTS_SIZE}"), || {
+        let fd = rw()?;
+        fill_marks(&fd, PARTS_SIZE)?;
+        let r = reserve_aligned(2 * PART).map_err(|e| e.to_string())?;
+        let before = file_pmd_mapped_kib()?;
+        let m = mmap_fixed(&fd, r.base, 2 * PART, RW, libc::MAP_SHARED, 0)
+            .map_err(|e| e.to_string())?;
+        // SAFETY: advising on this test's own mapping.
+        let a = unsafe { libc::madvise(m.addr as *mut libc::c_void, m.len, libc::MADV_NOHUGEPAGE) };
+        check!(
+            a == 0,
+            "MADV_NOHUGEPAGE: {}",
+            std::io::Error::last_os_error()
+        );
+        check_marks(&m, 0)?;
+        check_eq!(entries_since(before)?, 0);
+        check_both_ways(&fd, &m, PART + 9, PART + 9)?;
+        drop(m);
+
+        let was = std::fs::read_to_string(ENABLED).map_err(|e| format!("{ENABLED}: {e}"))?;
+        let was = was
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix('[').and_then(|w| w.strip_suffix(']')))
+            .ok_or_else(|| format!("{ENABLED}: {was}"))?
+            .to_string();
+        std::fs::write(ENABLED, "never").map_err(|e| format!("{ENABLED}: {e}"))?;
+        let never = (|| {
+            let m = mmap_fixed(&fd, r.base, 2 * PART, RW, libc::MAP_SHARED, 0)
+                .map_err(|e| e.to_string())?;
+            check_marks(&m, 0)?;
+            check_eq!(entries_since(before)?, 0);
+            check_both_ways(&fd, &m, 7, 7)
+        })();
+        let back = std::fs::write(ENABLED, &was).map_err(|e| format!("{ENABLED}: {e}"));
+        never.and(back)
+    })
+}
+
 /// Splits of every kind over every entry of a 64 MiB buffer, then unload: the memory comes back
 /// (a PMD split that kept its folio reference would keep 2 MiB per split).
 fn unload_after_pmd_splits_frees_every_part() -> TestResult {
@@ -1717,6 +1759,7 @@ fn main() -> ExitCode {
         mremap_of_part_of_a_pmd_entry_keeps_the_rest,
         mremap_moves_whole_pmd_entries,
         private_mappings_of_huge_parts_use_4k_entries_and_stay_private,
+        huge_parts_map_4k_where_thp_is_refused,
         unload_after_pmd_splits_frees_every_part,
         unknown_ioctls_are_enotty,
         size_ioctl_with_a_bad_pointer_is_efault,
