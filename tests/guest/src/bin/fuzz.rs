@@ -173,6 +173,29 @@ fn gen_op(r: &mut Rng) -> Op {
                 -1,
             ][r.below(7)],
         ),
+        44..=53 if big && r.chance(50) => {
+            // With parts, half the mappings are well-formed shared mappings of whole parts (and
+            // the tail, when they reach it), which get PMD entries: the random ones below mostly
+            // exercise the error paths.
+            let k = r.below(parts());
+            let whole = 1 + r.below(parts() - k);
+            let tail = if k + whole == parts() && r.chance(50) {
+                npages() - parts() * PART_PAGES
+            } else {
+                0
+            };
+            Op::Mmap {
+                fd,
+                off: (sys::PART * k) as u64,
+                pages: whole * PART_PAGES + tail,
+                prot: if r.chance(50) {
+                    libc::PROT_READ | libc::PROT_WRITE
+                } else {
+                    libc::PROT_READ
+                },
+                private: false,
+            }
+        }
         44..=53 => {
             let off = match r.below(8) {
                 0 => u64::MAX - (PAGE as u64 - 1),
@@ -180,7 +203,7 @@ fn gen_op(r: &mut Rng) -> Op {
                 2 => (size() + PAGE * r.below(4)) as u64,
                 3 => r.below(size()) as u64,
                 // The start of a part (or of the tail, or the end).
-                4 | 5 if big => (sys::PART * r.below(parts() + 1)) as u64,
+                4..=6 if big => (sys::PART * r.below(parts() + 1)) as u64,
                 _ => (PAGE * r.below(npages())) as u64,
             };
             let pages = if r.chance(5) {
@@ -201,11 +224,21 @@ fn gen_op(r: &mut Rng) -> Op {
         }
         54..=65 => Op::Load(map, r.below(size())),
         66..=77 => Op::Store(map, r.below(size()), r.next_u64() as u8),
-        78..=81 => Op::Munmap(
-            map,
-            r.below(npages()),
-            1 + r.below(if big { 64 } else { npages() }),
-        ),
+        78..=81 => {
+            let first = r.below(npages());
+            // With parts: a page or a few (splitting a 2 MiB entry), or the whole rest, so that
+            // the live mappings do not all end up as pieces.
+            let n = if big {
+                match r.below(3) {
+                    0 => 1 + r.below(4),
+                    1 => 1 + r.below(64),
+                    _ => npages(),
+                }
+            } else {
+                1 + r.below(npages())
+            };
+            Op::Munmap(map, first, n)
+        }
         82 => Op::MremapGrow(map),
         83..=84 => Op::MremapShrink(map, 1 + r.below(npages())),
         85..=87 => Op::Mprotect(map, prot),
@@ -1063,8 +1096,10 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
         let mut r = w.apply(&op).and_then(|(a, b)| w.verify(a, b));
         if r.is_ok() && n % FULL_CHECK_EVERY as u64 == 0 {
             r = w.verify(0, size());
-            // How many 2 MiB entries the live mappings hold right now (after the check touched
-            // them), for the figures: a run over 2 MiB parts should see some.
+        }
+        // How many 2 MiB entries the live mappings hold after the operation and its check, for
+        // the figures: a run over 2 MiB parts should see some.
+        if parts() >= 2 {
             if let Ok(kib) = sys::file_pmd_mapped_kib() {
                 peak_pmd = peak_pmd.max(kib / (sys::PART / 1024) as i64);
             }
@@ -1081,7 +1116,7 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
     }
     w.teardown();
     let figures = format!(
-        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {}, {} bytes checked, up to {peak_pmd} PMD entries mapped at a full check, {} mismatches",
+        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {}, {} bytes checked, up to {peak_pmd} PMD entries mapped at once, {} mismatches",
         start.elapsed().as_secs_f64(),
         w.error_paths.len(),
         w.error_paths
