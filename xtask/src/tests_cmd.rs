@@ -130,6 +130,13 @@ fn suite_env(o: &TestOpts, k: &kernel::Kernel, stock: bool) -> Vec<(String, Stri
         ),
         ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
         ("MYDEV_CONCURRENT_OPS".into(), concurrent_ops.to_string()),
+        // A second fuzzer run over three 2 MiB parts (PMD entries, their splits, a small part
+        // after them): about 30 ms an operation on the debug kernel, whose every check reads
+        // much more, so only with --full.
+        (
+            "MYDEV_FUZZ_HUGE_OPS".into(),
+            if o.full { "5000" } else { "0" }.to_string(),
+        ),
         ("MYDEV_STRESS_SECONDS".into(), stress_seconds.to_string()),
         ("MYDEV_LOAD_CYCLES".into(), cycles.to_string()),
         // Each test's own timeout: 2 minutes, or a second per load/unload cycle (they took 0.25

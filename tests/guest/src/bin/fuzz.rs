@@ -17,10 +17,12 @@
 //! it stored into, and the buffer's bytes elsewhere. On a mismatch it prints the seed and a shortest sequence of operations that still
 //! reproduces it (removing operations one at a time while the mismatch stays).
 //!
-//! `fuzz [--seed N] [--ops N] [--seconds N] [--pages N]`; defaults from `MYDEV_FUZZ_SEED`,
-//! `MYDEV_FUZZ_OPS` (200,000 operations), `MYDEV_FUZZ_SECONDS` (600) and `MYDEV_FUZZ_PAGES` (a
-//! buffer of 4 pages; e.g. 1539, three 2 MiB parts and three pages, for the PMD entries). Prints a line `fuzz: N operations, …`
-//! and TAP with one result.
+//! `fuzz [--seed N] [--ops N] [--seconds N] [--pages N] [--huge-ops N]`; defaults from
+//! `MYDEV_FUZZ_SEED`, `MYDEV_FUZZ_OPS` (200,000 operations), `MYDEV_FUZZ_SECONDS` (600, for each
+//! run), `MYDEV_FUZZ_PAGES` (a buffer of 4 pages; e.g. 1539, three 2 MiB parts and three pages,
+//! for the PMD entries) and `MYDEV_FUZZ_HUGE_OPS` (0): with N > 0, a second run of N operations
+//! follows on a buffer of 1539 pages. Prints a line `fuzz: N operations, …` per run and TAP with
+//! a result per run.
 
 use guest_tests::inject::{self, FailNth};
 use guest_tests::sys::{self, PAGE};
@@ -1176,18 +1178,13 @@ fn errno_name(e: i32) -> &'static str {
     }
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let seed = arg(&args, "--seed", "MYDEV_FUZZ_SEED", 1);
-    let ops = arg(&args, "--ops", "MYDEV_FUZZ_OPS", 200_000);
-    let pages = arg(&args, "--pages", "MYDEV_FUZZ_PAGES", DEFAULT_PAGES as u64);
-    NPAGES.store(
-        usize::try_from(pages).unwrap_or(DEFAULT_PAGES).max(1),
-        Ordering::Relaxed,
-    );
-    let seconds = arg(&args, "--seconds", "MYDEV_FUZZ_SECONDS", 600);
-    println!("TAP version 13");
-    println!("1..1");
+/// Pages of the second run's buffer (`--huge-ops`): three 2 MiB parts and three pages more, so
+/// that mappings start, end and split inside huge parts and a small part follows them.
+const HUGE_RUN_PAGES: usize = 3 * PART_PAGES + 3;
+
+/// One run on a buffer of `pages` pages, reported as TAP test `n`; whether it passed.
+fn run_reported(n: usize, name: &str, seed: u64, ops: u64, pages: usize, seconds: u64) -> bool {
+    NPAGES.store(pages.max(1), Ordering::Relaxed);
     let params = format!("size={}", size());
     let mut outcome = None;
     let result = sys::with_module(&params, || {
@@ -1198,18 +1195,46 @@ fn main() -> ExitCode {
     match (result, outcome) {
         (Ok(()), Some((true, figures))) => {
             println!("{figures}");
-            println!("ok 1 - model_matches_device");
-            ExitCode::SUCCESS
+            println!("ok {n} - {name}");
+            true
         }
         (Ok(()), Some((false, report))) => {
             print!("{report}");
-            println!("not ok 1 - model_matches_device");
-            ExitCode::FAILURE
+            println!("not ok {n} - {name}");
+            false
         }
         (r, _) => {
             println!("# fuzz could not run: {r:?}");
-            println!("not ok 1 - model_matches_device");
-            ExitCode::FAILURE
+            println!("not ok {n} - {name}");
+            false
         }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let seed = arg(&args, "--seed", "MYDEV_FUZZ_SEED", 1);
+    let ops = arg(&args, "--ops", "MYDEV_FUZZ_OPS", 200_000);
+    let pages = arg(&args, "--pages", "MYDEV_FUZZ_PAGES", DEFAULT_PAGES as u64);
+    let pages = usize::try_from(pages).unwrap_or(DEFAULT_PAGES);
+    let huge_ops = arg(&args, "--huge-ops", "MYDEV_FUZZ_HUGE_OPS", 0);
+    let seconds = arg(&args, "--seconds", "MYDEV_FUZZ_SECONDS", 600);
+    println!("TAP version 13");
+    println!("1..{}", if huge_ops > 0 { 2 } else { 1 });
+    let mut ok = run_reported(1, "model_matches_device", seed, ops, pages, seconds);
+    if huge_ops > 0 {
+        ok &= run_reported(
+            2,
+            "model_matches_device_with_2m_parts",
+            seed,
+            huge_ops,
+            HUGE_RUN_PAGES,
+            seconds,
+        );
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
