@@ -128,7 +128,7 @@ pub struct TestOpts {
     no_selftest: bool,
     /// Operations the model-based fuzzer runs on the test kernel (at least 500,000 with --full;
     /// a longer run: --fuzz-ops 5000000 --timeout 3600).
-    #[arg(long, value_name = "N", default_value = "100000")]
+    #[arg(long, value_name = "N", default_value = "60000")]
     fuzz_ops: u64,
     /// Operations each process of the concurrent model checker runs on the test kernel (the
     /// `concurrent` suite: 4 processes on one device), ten times as many on Debian's kernels;
@@ -594,8 +594,8 @@ mod tests {
         let d = parse(&["cargo xtask", "test"]);
         let debug = tests_cmd::sizes(&d, false);
         let stock = tests_cmd::sizes(&d, true);
-        assert_eq!((debug.fuzz_ops, debug.concurrent_ops), (100_000, 1_000));
-        assert_eq!((stock.fuzz_ops, stock.concurrent_ops), (25_000, 10_000));
+        assert_eq!((debug.fuzz_ops, debug.concurrent_ops), (60_000, 1_000));
+        assert_eq!((stock.fuzz_ops, stock.concurrent_ops), (15_000, 10_000));
         assert_eq!((debug.cycles, stock.cycles), (120, 24));
         let f = parse(&["cargo xtask", "test", "--full"]);
         let debug = tests_cmd::sizes(&f, false);

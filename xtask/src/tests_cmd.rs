@@ -297,12 +297,8 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
             .filter(|n| !FAULT_SUITES.contains(&n.as_str()))
             .collect()
     };
-    if let Some(m) = &minimal {
+    if minimal.is_some() {
         host_tests(paths, &mut tally)?;
-        install::run(paths, m, &mut tally);
-        // The Debian packages: built and linted every time; installed in a fresh chroot and
-        // booted on Debian's 7.3 with --full (about 5 minutes).
-        package::run(paths, &tools, test_opts.full, &mut tally)?;
     } else {
         eprintln!(
             "==> [host] skipped: only the suites {} (--suite/--kernel)",
@@ -351,9 +347,8 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
                 // One guest's output streams as it arrives; the others' is in their logs.
                 stream: i == 0,
                 qemu_extra: &[],
-                // The fuzzer and the fault injection are one process at a time: their guest
-                // needs no parallel vCPUs. The other suites' races (two readers of one file,
-                // rmmod against users) do.
+                // See `ONE_THREAD_SUITES`. The other suites' races (two readers of one file,
+                // rmmod against users) want vCPUs that truly run at once.
                 one_thread: group
                     .iter()
                     .all(|n| ONE_THREAD_SUITES.contains(&n.as_str())),
@@ -361,8 +356,16 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
         })
         .collect();
     let (runs, side) = std::thread::scope(|scope| {
+        // Beside the guests: the installation checks and the packages (about 30 s that the
+        // guests need not wait for), then the self-tests.
         let side = scope.spawn(|| -> Result<Tally> {
             let mut side = Tally::default();
+            if let Some(m) = &minimal {
+                install::run(paths, m, &mut side);
+                // The Debian packages: built and linted every time; installed in a fresh chroot
+                // and booted on Debian's 7.3 with --full (about 5 minutes).
+                package::run(paths, &tools, test_opts.full, &mut side)?;
+            }
             if let (true, Some(m), Some((mm, cref))) = (selftests, &minimal, &extra) {
                 selftest::run_all(paths, m, mm, cref, &tools, opts, &mut side)?;
             }
@@ -410,13 +413,18 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
 
     if selftests {
         eprintln!(
-            "    [selftest] {} passed, {} failed (self-tests and scenarios on the minimal kernel)",
+            "    [side] {} passed, {} failed (installation, packages, and the self-tests and \
+             scenarios on the minimal kernel)",
+            side.passed, side.failed
+        );
+    } else if minimal.is_some() {
+        eprintln!(
+            "    [side] {} passed, {} failed (installation and packages; self-tests skipped: \
+             --no-selftest)",
             side.passed, side.failed
         );
     } else if only {
         eprintln!("==> [selftest] skipped (--suite/--kernel)");
-    } else {
-        eprintln!("==> [selftest] skipped (--no-selftest)");
     }
     tally.merge(side);
 
@@ -537,16 +545,19 @@ fn count_guest(
     kunit_docs.len()
 }
 
-/// The suites that need no vCPUs running at the same time (one process at a time): they share
-/// the test kernel's second guest, which runs TCG in one host thread.
-const ONE_THREAD_SUITES: &[&str] = &["fuzz", "faults"];
+/// The suites of the test kernel's second guest, which runs TCG in one host thread: the fuzzer
+/// and the fault injection are one process at a time, and the concurrent checker's four
+/// processes still run on the guest's two vCPUs, which QEMU interleaves (the guest stays SMP:
+/// IPIs, TLB shootdowns, preemption), at less CPU than a host thread per vCPU beside the other
+/// guests.
+const ONE_THREAD_SUITES: &[&str] = &["fuzz", "concurrent", "faults"];
 
 /// The suites that need the kernel's fault injection (`CONFIG_FAULT_INJECTION`): the test
 /// kernel's, not Debian's.
 const FAULT_SUITES: &[&str] = &["faults"];
 
-/// The test-kernel guests and their suites: the fuzzer and the fault injection in `test-fuzz`, the others in
-/// `test` (a group with no suite gets no guest).
+/// The test-kernel guests and their suites: the fuzzer, the concurrent checker and the fault
+/// injection in `test-fuzz`, the others in `test` (a group with no suite gets no guest).
 fn guest_groups(names: &[String]) -> Vec<(&'static str, Vec<String>)> {
     let (fuzz, rest): (Vec<String>, Vec<String>) = names
         .iter()
@@ -642,7 +653,7 @@ mod tests {
 
     #[test]
     fn the_fuzzer_gets_a_guest_of_its_own() {
-        let names: Vec<String> = ["module-tests", "fuzz", "stress", "faults"]
+        let names: Vec<String> = ["module-tests", "fuzz", "concurrent", "stress", "faults"]
             .map(String::from)
             .to_vec();
         let g = guest_groups(&names);
@@ -656,7 +667,14 @@ mod tests {
         );
         assert_eq!(
             g[1],
-            ("test-fuzz", vec!["fuzz".to_string(), "faults".to_string()])
+            (
+                "test-fuzz",
+                vec![
+                    "fuzz".to_string(),
+                    "concurrent".to_string(),
+                    "faults".to_string()
+                ]
+            )
         );
         assert_eq!(guest_groups(&["fuzz".to_string()]).len(), 1);
         assert_eq!(guest_groups(&["stress".to_string()])[0].0, "test");
