@@ -339,15 +339,20 @@ fn selftest_cmd(paths: &Paths, o: &SelftestOpts) -> Result<ExitCode> {
     selftest::run_matching(
         paths, &k, &module, &cref, &tools, &o.guest, &mut tally, &o.names,
     )?;
+    Ok(finish(&tally))
+}
+
+/// Prints a command's failures and its tally line; its exit status.
+fn finish(tally: &tally::Tally) -> ExitCode {
     for f in &tally.failures {
         eprintln!("  {f}");
     }
     println!("{}", tally.line());
-    Ok(if tally.failed == 0 {
+    if tally.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 /// `cargo xtask package`: build, lint, and with `test` install and boot.
@@ -356,15 +361,7 @@ fn package_cmd(paths: &Paths, test: bool) -> Result<ExitCode> {
     let tools = tools::build(paths)?;
     let mut tally = tally::Tally::default();
     package::run(paths, &tools, test, &mut tally)?;
-    for f in &tally.failures {
-        eprintln!("  {f}");
-    }
-    println!("{}", tally.line());
-    Ok(if tally.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(finish(&tally))
 }
 
 /// The steps of the demo: the original C project's walkthrough.

@@ -153,25 +153,33 @@ pub fn mmap(
     off: u64,
 ) -> io::Result<Map> {
     // SAFETY: a new mapping at a kernel-chosen address (hint 0) aliases nothing.
-    let p = unsafe {
-        libc::syscall(
-            libc::SYS_mmap,
-            0usize,
-            len,
-            prot,
-            flags,
-            fd.as_raw_fd(),
-            off,
-        )
-    };
+    let addr = unsafe { raw_mmap(0, len, prot, flags, fd, off) }?;
+    Ok(Map { addr, len })
+}
+
+/// The `mmap` system call; the address of the new mapping.
+///
+/// # Safety
+///
+/// With `MAP_FIXED` in `flags`, `addr..addr + len` must be memory the caller owns and may
+/// replace (nothing else may refer to it).
+unsafe fn raw_mmap(
+    addr: usize,
+    len: usize,
+    prot: libc::c_int,
+    flags: libc::c_int,
+    fd: &OwnedFd,
+    off: u64,
+) -> io::Result<usize> {
+    // SAFETY: the caller vouches for the range if it is fixed; otherwise the kernel picks a free
+    // one (the hint is only a hint), which aliases nothing.
+    let p = unsafe { libc::syscall(libc::SYS_mmap, addr, len, prot, flags, fd.as_raw_fd(), off) };
     // `syscall()` turns a failure into -1 and errno.
     if p == -1 {
-        return Err(io::Error::last_os_error());
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(p as usize)
     }
-    Ok(Map {
-        addr: p as usize,
-        len,
-    })
 }
 
 /// A read-write mapping of `pages` pages from page `pgoff`, with `flags` `MAP_SHARED` or
@@ -439,21 +447,8 @@ pub fn mmap_fixed(
 ) -> io::Result<Map> {
     // SAFETY: the callers place mappings only inside their own reservations, which nothing else
     // uses.
-    let p = unsafe {
-        libc::syscall(
-            libc::SYS_mmap,
-            addr,
-            len,
-            prot,
-            flags | libc::MAP_FIXED,
-            fd.as_raw_fd(),
-            off,
-        )
-    };
-    if p == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    if p as usize != addr {
+    let p = unsafe { raw_mmap(addr, len, prot, flags | libc::MAP_FIXED, fd, off) }?;
+    if p != addr {
         return Err(io::Error::other(format!(
             "MAP_FIXED gave {p:#x}, not {addr:#x}"
         )));
