@@ -659,31 +659,18 @@ impl<'a> Worker<'a> {
                 slice_byte(&mut self.rng),
             )
         });
-        // SAFETY: this process is single-threaded; the child only stores, calls pwrite and
-        // `_exit`s.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(os_err("fork"));
-        }
-        if pid == 0 {
+        sys::in_child(|| {
             if let Some((k, at, v)) = store {
                 let m = &self.maps[k];
                 // SAFETY: `at` lies in the inherited, writable shared mapping `m`.
                 unsafe { ((m.addr + at - m.first * PAGE) as *mut u8).write_volatile(v) };
             }
-            let ok =
-                sys::pwrite(&self.fd, &bytes, (self.base + off) as i64).is_ok_and(|n| n == len);
-            // SAFETY: end the child without running the parent's destructors.
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-        }
-        let mut status = 0;
-        // SAFETY: reaping the child just forked.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-            return Err(os_err("waitpid"));
-        }
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-            return Err(format!("fork child failed (status {status:#x})"));
-        }
+            match sys::pwrite(&self.fd, &bytes, (self.base + off) as i64) {
+                Ok(n) if n == len => Ok(()),
+                r => Err(format!("pwrite in the child: {r:?}")),
+            }
+        })
+        .map_err(|e| format!("fork: {e}"))?;
         if let Some((_, at, v)) = store {
             self.model[at] = v;
         }
