@@ -246,18 +246,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-pub fn run_all(
-    paths: &Paths,
-    kernel: &Kernel,
-    module: &Path,
-    cref: &Path,
-    tools: &Tools,
-    opts: &GuestOpts,
-    tally: &mut Tally,
-) -> Result<()> {
-    run_matching(paths, kernel, module, cref, tools, opts, tally, &[])
-}
-
 /// The names of every case, `source-name`.
 pub fn names() -> Vec<String> {
     cases()

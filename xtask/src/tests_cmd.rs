@@ -368,7 +368,7 @@ pub fn test(paths: &Paths, test_opts: &TestOpts) -> Result<ExitCode> {
                 package::run(paths, &tools, test_opts.full, &mut side)?;
             }
             if let (true, Some(m), Some((mm, cref))) = (selftests, &minimal, &extra) {
-                selftest::run_all(paths, m, mm, cref, &tools, opts, &mut side)?;
+                selftest::run_matching(paths, m, mm, cref, &tools, opts, &mut side, &[])?;
             }
             Ok(side)
         });
