@@ -6,7 +6,7 @@
 //! C headers: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h),
 //! [`include/linux/fs.h`](srctree/include/linux/fs.h).
 //!
-//! This is `rust/kernel/miscdevice.rs` of Linux 7.3 reduced to the hooks mydev uses, plus four:
+//! This is `rust/kernel/miscdevice.rs` of Linux 7.3 reduced to the hooks mydev uses, plus five:
 //!
 //! - [`MiscDevice::llseek`]. Without an `llseek` in `file_operations`, `do_dentry_open()` clears
 //!   `FMODE_LSEEK` and every `lseek` on the file fails with `ESPIPE`, so `dd seek=`, `tail -c` and
@@ -26,6 +26,9 @@
 //!   can run after the module is gone: the VFS takes a reference on the owner for every open
 //!   file, and a mapping holds its file. 7.3's abstraction sets it too, 7.2's does not (there
 //!   `rmmod` succeeded while the device was mapped); `__this_module` builds on both.
+//! - `splice_read`/`splice_write` (`copy_splice_read()`, `iter_file_splice_write()`) for a
+//!   device with `read_iter`/`write_iter`, so that `sendfile(2)` and `splice(2)` work on it; 7.3's
+//!   abstraction sets neither.
 //! - [`MiscDevice::PMD_ALIGNED_MAPPINGS`]: `get_unmapped_area` set to `thp_get_unmapped_area()`,
 //!   so that a mapping of 2 MiB or more lands on a 2 MiB-aligned address and a device that maps
 //!   2 MiB folios can map them with PMD entries without the caller choosing the address.
@@ -523,6 +526,18 @@ impl<T: MiscDevice> MiscdeviceVTable<T> {
         },
         write_iter: if T::HAS_WRITE_ITER {
             Some(Self::write_iter)
+        } else {
+            None
+        },
+        // `sendfile(2)`, `splice(2)` and `tee(2)` through the iterator hooks, as for regular
+        // files: without these the VFS refuses them with `EINVAL`.
+        splice_read: if T::HAS_READ_ITER {
+            Some(bindings::copy_splice_read)
+        } else {
+            None
+        },
+        splice_write: if T::HAS_WRITE_ITER {
+            Some(bindings::iter_file_splice_write)
         } else {
             None
         },
