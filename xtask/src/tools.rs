@@ -28,6 +28,7 @@ pub struct Tools {
 /// The in-guest suites (binaries of the `guest-tests` package).
 pub const SUITES: &[&str] = &[
     "module-tests",
+    "mm-tests",
     "library-tests",
     "tool-tests",
     "fuzz",

@@ -19,6 +19,12 @@
 //! byte read there must be 0 (the zeroed buffer) or have its bit set: no invented values, and no
 //! bytes from a slice (slices hold bytes below 0x80, the shared slice only bytes from 0x80 up).
 //!
+//! Beside them, one more process races page faults over the THP policy (`guest_tests::race`):
+//! it maps a 2 MiB part of the buffer after the slices again and again, two of its threads store
+//! into it at once while a third flips `prctl(PR_SET_THP_DISABLE)`, so that the module's PMD and
+//! 4 KiB fault handlers race while the workers map, unmap, fork and copy around them; it stops
+//! when they are done. (Without THP it is left out, and says so.)
+//!
 //! `concurrent [--procs N] [--ops N] [--seed N] [--seconds N]`; defaults from
 //! `MYDEV_CONCURRENT_PROCS` (4), `MYDEV_CONCURRENT_OPS` (operations per process, 100,000),
 //! `MYDEV_FUZZ_SEED` (1) and `MYDEV_FUZZ_SECONDS` (600: each process stops there). Prints a
@@ -467,7 +473,7 @@ impl<'a> Worker<'a> {
                 let mut size: u64 = 0;
                 sys::ioctl(&self.ro, MYDEV_IOC_GET_SIZE, &mut size as *mut u64 as usize)
                     .map_err(|e| format!("GET_SIZE: {e}"))?;
-                if size != ((procs * SLICE) + SHARED) as u64 {
+                if size != (race_offset(procs) + sys::PART) as u64 {
                     return Err(format!("GET_SIZE gave {size}"));
                 }
                 self.count("ioctl");
@@ -728,9 +734,76 @@ fn work(
     ))
 }
 
+/// A flag in anonymous memory that every process shares, never unmapped.
+fn shared_flag() -> Result<&'static std::sync::atomic::AtomicBool, String> {
+    // SAFETY: a new anonymous shared mapping at a kernel-chosen address aliases nothing.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(os_err("flag mmap"));
+    }
+    // SAFETY: the page is zeroed (false), aligned, lives until the processes exit and is only
+    // accessed atomically.
+    Ok(unsafe { &*(p as *const std::sync::atomic::AtomicBool) })
+}
+
+/// Where the racer's 2 MiB part starts: the first 2 MiB boundary after the slices.
+fn race_offset(procs: usize) -> usize {
+    (procs * SLICE + SHARED).next_multiple_of(sys::PART)
+}
+
+/// Forks the racer (see the module documentation), which runs until `stop` is set; `None`
+/// without THP.
+fn spawn_racer(
+    procs: usize,
+    stop: &'static std::sync::atomic::AtomicBool,
+) -> Result<Option<i32>, String> {
+    if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
+        println!("concurrent: racer: left out, no THP in this kernel");
+        return Ok(None);
+    }
+    // SAFETY: the suite is single-threaded here; the child runs the racer and `_exit`s.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(os_err("fork"));
+    }
+    if pid == 0 {
+        let r = sys::open_rw()
+            .map_err(|e| format!("open: {e}"))
+            .and_then(|fd| guest_tests::race::run(&fd, race_offset(procs), usize::MAX, stop));
+        let code = match r {
+            Ok(race) => {
+                println!(
+                    "concurrent: racer: {} rounds of two faults racing over PR_SET_THP_DISABLE \
+                     ({} of {} sampled mapped with a PMD entry, {} prctl flips)",
+                    race.rounds, race.huge, race.sampled, race.flips
+                );
+                0
+            }
+            Err(e) => {
+                println!("# racer: {e}");
+                1
+            }
+        };
+        // SAFETY: end the racer without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(Some(pid))
+}
+
 /// Forks the processes, waits for them all; every one must have passed.
 fn run(procs: usize, seed: u64, ops: u64, seconds: u64) -> Result<(), String> {
     let written = Written::new()?;
+    let stop = shared_flag()?;
+    let racer = spawn_racer(procs, stop)?;
     let mut pids = Vec::new();
     let start = Instant::now();
     for id in 0..procs {
@@ -766,6 +839,17 @@ fn run(procs: usize, seed: u64, ops: u64, seconds: u64) -> Result<(), String> {
             failed.push(format!("process {id} (status {status:#x})"));
         }
     }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(pid) = racer {
+        let mut status = 0;
+        // SAFETY: reaping the racer forked above.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+            return Err(os_err("waitpid"));
+        }
+        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+            failed.push(format!("the racer (status {status:#x})"));
+        }
+    }
     println!(
         "concurrent: {procs} processes, {} s, seed {seed}",
         start.elapsed().as_secs()
@@ -785,7 +869,8 @@ fn main() -> ExitCode {
     let seconds = arg(&args, "--seconds", "MYDEV_FUZZ_SECONDS", 600);
     println!("TAP version 13");
     println!("1..1");
-    let size = procs * SLICE + SHARED;
+    // The slices, then the racer's 2 MiB part on a 2 MiB boundary.
+    let size = race_offset(procs) + sys::PART;
     let result = sys::with_module(&format!("size={size}"), || run(procs, seed, ops, seconds));
     match result {
         Ok(()) => {
