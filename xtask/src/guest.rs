@@ -92,6 +92,14 @@ impl GuestRun {
         }
         p
     }
+
+    /// The exit status of `cargo xtask vm` and `demo` for this run: the guest command's own
+    /// status, except that any of [`Self::problems`] (kernel trouble, a timeout, a crash) makes
+    /// it a failure even when the command exited 0, so that a script can rely on it. An
+    /// interactive session quit without a status (Ctrl-A X) is not a failure by itself.
+    pub fn exit_status(&self, interactive: bool) -> u8 {
+        verdict::exit_status(self.status, !self.problems().is_empty(), interactive)
+    }
 }
 
 /// The host's TSC frequency in kHz, from `/proc/cpuinfo`.

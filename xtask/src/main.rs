@@ -448,24 +448,21 @@ fn demo(paths: &Paths, opts: &GuestOpts) -> Result<ExitCode> {
     for p in &problems {
         eprintln!("demo: {p}");
     }
-    match run.status {
-        Some(0) if problems.is_empty() => {
+    match run.exit_status(false) {
+        0 => {
             eprintln!(
                 "demo: every step succeeded ({} in the guest)",
                 ui::fmt_duration(run.elapsed)
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(s) => {
+        s => {
             eprintln!(
-                "demo: failed (guest status {s}); console log: {}",
+                "demo: failed (guest status {:?}, exit status {s}); console log: {}",
+                run.status,
                 run.console_log.display()
             );
-            Ok(ExitCode::FAILURE)
-        }
-        None => {
-            eprintln!("demo: failed; console log: {}", run.console_log.display());
-            Ok(ExitCode::FAILURE)
+            Ok(ExitCode::from(s))
         }
     }
 }
@@ -494,21 +491,25 @@ fn vm(paths: &Paths, opts: &VmOpts) -> Result<ExitCode> {
         paths,
         &spec("vm", &opts.guest, &built, &opts.with, job, timeout),
     )?;
-    for p in run.problems() {
+    let problems = run.problems();
+    for p in &problems {
         eprintln!("vm: {p}");
     }
-    match run.status {
-        Some(s) => Ok(ExitCode::from(s.clamp(0, 255) as u8)),
-        // Quitting an interactive guest with Ctrl-A X reports nothing, and is not a failure.
-        None if interactive => Ok(ExitCode::SUCCESS),
-        None => {
-            eprintln!(
-                "vm: the guest reported no exit status; console log: {}",
-                run.console_log.display()
-            );
-            Ok(ExitCode::FAILURE)
-        }
+    // Quitting an interactive guest with Ctrl-A X reports nothing, and is not a failure; kernel
+    // trouble is, whatever the command's own status.
+    let status = run.exit_status(interactive);
+    if status != 0 && run.status == Some(0) {
+        eprintln!(
+            "vm: the command exited 0, but the run failed; console log: {}",
+            run.console_log.display()
+        );
+    } else if run.status.is_none() && status != 0 {
+        eprintln!(
+            "vm: the guest reported no exit status; console log: {}",
+            run.console_log.display()
+        );
     }
+    Ok(ExitCode::from(status))
 }
 
 #[cfg(test)]

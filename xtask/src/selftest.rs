@@ -129,6 +129,34 @@ fn cases() -> Vec<Case> {
             ..Case::base("selftest")
         },
         Case {
+            // What `cargo xtask vm -- CMD` and `demo` exit with when the command exits 0 but the
+            // kernel reported trouble: the oops of a kernel bug, and the fault path's complaint
+            // about a fault handler that returned VM_FAULT_OOM (issue 19).
+            name: "a_kernel_report_makes_vm_and_demo_exit_non_zero",
+            job: Job::Script(
+                "echo '<1>Oops: general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP' > /dev/kmsg\n\
+                 echo '<3>Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF' > /dev/kmsg\n"
+                    .into(),
+            ),
+            check: |r, _| {
+                let p = r.problems().join("\n");
+                if r.status == Some(0)
+                    && p.contains("Oops: general protection fault")
+                    && p.contains("Huh VM_FAULT_OOM")
+                    && r.exit_status(false) != 0
+                {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "status {:?}, exit status {}, problems {p:?}",
+                        r.status,
+                        r.exit_status(false)
+                    ))
+                }
+            },
+            ..Case::base("selftest")
+        },
+        Case {
             name: "a_hung_guest_is_killed_at_the_timeout",
             job: Job::Script("echo sleeping\nsleep 100000\n".into()),
             timeout: 10,

@@ -15,6 +15,9 @@ pub const KERNEL_TROUBLE: &[&str] = &[
     "suspected memory leak",
     "rust_panic",
     "possible circular locking dependency",
+    // The fault path's complaint about a fault handler that returned `VM_FAULT_OOM` when memory
+    // was not short: the kernel retries the fault, so nothing else shows it.
+    "Huh VM_FAULT_OOM",
 ];
 
 /// The kernel-log lines with which the `faults` suite brackets its injected failures. A failed
@@ -64,6 +67,18 @@ pub fn reported_status(control: &str) -> Option<i32> {
         .and_then(|n| n.trim().parse().ok())
 }
 
+/// The exit status of a guest command for the host: the guest's own `status`, made a failure
+/// (1) when the run had problems (`trouble`) or reported no status, except for an interactive
+/// session quit without one.
+pub fn exit_status(status: Option<i32>, trouble: bool, interactive: bool) -> u8 {
+    match status {
+        Some(0) | None if trouble => 1,
+        Some(s) => s.clamp(0, 255) as u8,
+        None if interactive => 0,
+        None => 1,
+    }
+}
+
 /// The text between the first `begin` marker line of a guest's output and the `end` after it,
 /// trimmed; `None` when either is missing.
 pub fn between<'a>(output: &'a str, begin: &str, end: &str) -> Option<&'a str> {
@@ -75,6 +90,24 @@ pub fn between<'a>(output: &'a str, begin: &str, end: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_trouble_or_no_status_fails_a_command_that_exited_0() {
+        assert_eq!(exit_status(Some(0), false, false), 0);
+        assert_eq!(exit_status(Some(0), true, false), 1);
+        assert_eq!(exit_status(Some(3), true, false), 3);
+        assert_eq!(exit_status(Some(3), false, false), 3);
+        assert_eq!(exit_status(None, false, false), 1);
+        assert_eq!(exit_status(None, false, true), 0);
+        assert_eq!(exit_status(None, true, true), 1);
+        assert_eq!(exit_status(Some(300), false, false), 255);
+    }
+
+    #[test]
+    fn a_fault_handler_returning_oom_is_trouble() {
+        let log = "[    5.1] Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF\n";
+        assert_eq!(kernel_trouble(log).len(), 1);
+    }
 
     #[test]
     fn inside_the_fault_window_only_a_bare_call_trace_is_accepted() {
