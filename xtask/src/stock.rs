@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// The kernel command line of every boot of a Debian kernel, beside the harness's own: two
+/// emulated NUMA nodes with balancing off (see the profile in `ensure`).
+pub const STOCK_CMDLINE: &str = "numa=fake=2 numa_balancing=disable";
+
 /// A Debian kernel series and the release whose compiler built it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Distro {
@@ -287,7 +291,10 @@ pub fn ensure(paths: &Paths, d: Distro) -> Result<Kernel> {
         profile: Profile {
             name: d.name,
             fragments: &[],
-            cmdline: "",
+            // Two NUMA nodes (NUMA emulation: Debian's kernels have `NUMA_EMU`), so that the
+            // NUMA-balancing test has somewhere to migrate to; balancing stays off until that
+            // test turns it on (`kernel.numa_balancing`), as on a one-node machine.
+            cmdline: STOCK_CMDLINE,
             llvm: None,
             tcg_one_thread: true,
         },
