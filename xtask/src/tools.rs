@@ -29,6 +29,7 @@ pub struct Tools {
 pub const SUITES: &[&str] = &[
     "module-tests",
     "mm-tests",
+    "buffers",
     "library-tests",
     "tool-tests",
     "fuzz",
