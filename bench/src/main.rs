@@ -15,7 +15,9 @@
 //! really are mapped with 2 MiB entries, and frees everything before the next size. At every
 //! size it measures `mmap_munmap` (map the whole buffer and unmap it, untouched),
 //! `mmap_touch_all` (map, store to every page, unmap), `warm_copy` (copy the whole buffer out of
-//! a mapping whose pages are all present) and `read_1m`/`write_1m` (sequential `read`/`write`
+//! a mapping whose pages are all present), `create_map_touch` (create a new buffer of the size —
+//! a configfs buffer for mydev, a memfd of each kind — map it, store to every page, unmap and
+//! remove it; not for cref, whose one buffer is made at load) and `read_1m`/`write_1m` (sequential `read`/`write`
 //! calls of 1 MiB, or of the whole buffer if smaller), all in microseconds per operation. At the
 //! `--detail` size it also measures the per-call figures: sequential reads and writes in chunks
 //! of 64 B to 1 MiB (MB/s), `pread` latency (ns) and the map/unmap of one page (ns).
@@ -166,6 +168,64 @@ fn memfd_hugetlb(size: usize) -> io::Result<File> {
     Ok(file)
 }
 
+/// The configfs directory of the buffer that `create_map_touch` makes for mydev.
+const CONFIGFS_BUFFER: &str = "/sys/kernel/config/mydev/bench";
+
+/// Writes `value` to a configfs attribute of the benchmark's buffer.
+fn configfs_set(attr: &str, value: &str) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .open(format!("{CONFIGFS_BUFFER}/{attr}"))?
+        .write_all_at(value.as_bytes(), 0)
+}
+
+/// One `create_map_touch` operation: a new buffer of `size` bytes of the contender's kind,
+/// mapped whole, a store to every page, unmapped and removed. For mydev, the buffer is made
+/// through configfs as a user would (`mkdir`, `size`, `live`, `open`) and removed by `rmdir`;
+/// a memfd is created, sized (and, for THP, advised) and closed.
+fn create_map_touch(kind: Kind, size: usize) -> io::Result<()> {
+    let (file, len) = match kind {
+        Kind::Device => {
+            std::fs::create_dir(CONFIGFS_BUFFER)?;
+            let made = configfs_set("size", &size.to_string())
+                .and_then(|()| configfs_set("live", "1"))
+                .and_then(|()| open("/dev/mydev-bench"));
+            match made {
+                Ok(f) => (f, size),
+                Err(e) => {
+                    let _ = std::fs::remove_dir(CONFIGFS_BUFFER);
+                    return Err(e);
+                }
+            }
+        }
+        Kind::Memfd | Kind::Thp => {
+            let f = memfd_create(0)?;
+            f.set_len(size as u64)?;
+            (f, size)
+        }
+        Kind::Hugetlb => {
+            let f = memfd_create(libc::MFD_HUGETLB)?;
+            f.set_len(huge_len(size) as u64)?;
+            (f, huge_len(size))
+        }
+        Kind::Memory => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+    };
+    let m = Map::file(&file, len)?;
+    if kind == Kind::Thp {
+        // SAFETY: advice on a mapping this function owns; it changes no memory contents.
+        if unsafe { libc::madvise(m.addr.cast(), m.len, libc::MADV_HUGEPAGE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    m.touch(size, 1);
+    drop(m);
+    drop(file);
+    if kind == Kind::Device {
+        std::fs::remove_dir(CONFIGFS_BUFFER)?;
+    }
+    Ok(())
+}
+
 /// A mapping (of a file or anonymous memory), unmapped on drop.
 struct Map {
     addr: *mut u8,
@@ -266,6 +326,9 @@ enum Op {
     MapPage { ops: usize },
     /// Copies the whole buffer from an established mapping into anonymous memory, `ops` times.
     WarmCopy { ops: usize },
+    /// Creates a new buffer of the size, maps it whole, stores to every page, unmaps it and
+    /// removes it, `ops` times: a configfs buffer for mydev, a new memfd of each kind.
+    CreateMapTouch { ops: usize },
 }
 
 /// One measurement: a metric at one parameter, for every contender it applies to.
@@ -283,7 +346,11 @@ impl Case {
             Op::MmapTouch { .. } | Op::MapPage { .. } | Op::MapWhole { .. }
         );
         let write = matches!(self.op, Op::Seq { write: true, .. });
-        !(mapping && c.kind == Kind::Memory || write && c.kind == Kind::Hugetlb)
+        // cref's one buffer cannot be made on demand; memcpy has no file.
+        let create = matches!(self.op, Op::CreateMapTouch { .. });
+        !(mapping && c.kind == Kind::Memory
+            || write && c.kind == Kind::Hugetlb
+            || create && (c.kind == Kind::Memory || c.name == "cref"))
     }
 }
 
@@ -337,6 +404,7 @@ fn sweep_cases(size: usize, plan: &Plan) -> Vec<Case> {
         case("mmap_munmap", Op::MapWhole { ops }),
         case("mmap_touch_all", Op::MmapTouch { ops }),
         case("warm_copy", Op::WarmCopy { ops }),
+        case("create_map_touch", Op::CreateMapTouch { ops }),
         io("read_1m", false),
         io("write_1m", true),
     ]
@@ -581,6 +649,17 @@ impl Bench {
                     secs: meter.stop(t),
                     ops,
                     bytes: touch * ops,
+                })
+            }
+            Op::CreateMapTouch { ops } => {
+                let t = meter.start();
+                for _ in 0..ops {
+                    create_map_touch(c.kind, size)?;
+                }
+                Ok(Sample {
+                    secs: meter.stop(t),
+                    ops,
+                    bytes: size * ops,
                 })
             }
             Op::WarmCopy { ops } => {
@@ -892,7 +971,8 @@ fn check_huge(c: &Contender, size: usize, which: &str, m: &Map) -> Result<(), St
 fn contenders(size: usize, count: bool) -> Result<Vec<Contender>, String> {
     unload("mmap")?;
     unload("cref")?;
-    let want = huge_len(size) / HUGE;
+    // The hugetlb memfd's pages, and as many again for the one `create_map_touch` makes.
+    let want = 2 * huge_len(size) / HUGE;
     let got = reserve_huge_pages(want)?;
     if got < want {
         return Err(format!(

@@ -48,6 +48,10 @@ pub const SWEEP_METRICS: &[(&str, &str)] = &[
         "warm_copy",
         "copy of the whole buffer out of a populated mapping",
     ),
+    (
+        "create_map_touch",
+        "a new buffer: create, size, mmap, a store to every page, munmap, remove",
+    ),
     ("read_1m", "one read() of 1 MiB (or of the whole buffer)"),
     ("write_1m", "one write() of 1 MiB (or of the whole buffer)"),
 ];
@@ -146,12 +150,14 @@ impl Sweep {
     }
 
     /// Guest memory for the largest size: five file contenders of that size, the memcpy source
-    /// and the warm copies' destination hold seven buffers at once, plus the memcpy destination
-    /// (at most 64 MiB), plus 1 GiB for the kernel, the page tables and the rest.
+    /// and the warm copies' destination hold seven buffers at once, `create_map_touch` two more
+    /// (mydev's new buffer, and the hugetlb pages reserved for the new hugetlb memfd), plus the
+    /// memcpy destination (at most 64 MiB), plus 1 GiB for the kernel, the page tables and the
+    /// rest.
     pub fn guest_memory_mib(&self) -> u32 {
         let largest = self.sizes.last().copied().unwrap_or(0);
         let mib = |b: u64| b.div_ceil(1 << 20);
-        (1024 + 7 * mib(largest) + mib(largest.min(64 << 20))) as u32
+        (1024 + 9 * mib(largest) + mib(largest.min(64 << 20))) as u32
     }
 
     /// The least guest timeout of a boot: ten minutes and two seconds per MiB of the largest
@@ -202,7 +208,10 @@ impl Sweep {
 pub fn applies(contender: &str, metric: &str) -> bool {
     let mapping = metric.starts_with("mmap_");
     let write = metric == "seq_write" || metric == "write_1m";
-    !(mapping && contender == "memcpy" || write && contender == "memfd-hugetlb")
+    let create = metric == "create_map_touch";
+    !(mapping && contender == "memcpy"
+        || write && contender == "memfd-hugetlb"
+        || create && (contender == "memcpy" || contender == "cref"))
 }
 
 /// One figure: a contender's samples for a metric and parameter.
@@ -468,7 +477,7 @@ fn sweep_grid<T: Entry>(
     width: usize,
     goals: bool,
 ) -> String {
-    let mut s = format!("{:>6} {:<15} {:>7}", "size", "metric", "unit");
+    let mut s = format!("{:>6} {:<16} {:>7}", "size", "metric", "unit");
     for c in CONTENDERS {
         let _ = write!(s, " {c:>width$}");
     }
@@ -493,7 +502,7 @@ fn sweep_grid<T: Entry>(
                 continue;
             }
             let unit = by.values().next().map(|e| e.unit()).unwrap_or("");
-            let _ = write!(s, "{:>6} {metric:<15} {unit:>7}", human(size));
+            let _ = write!(s, "{:>6} {metric:<16} {unit:>7}", human(size));
             for c in CONTENDERS {
                 let cell = by.get(*c).map_or("-".to_string(), |e| e.cell());
                 let _ = write!(s, " {cell:>width$}");
@@ -756,6 +765,37 @@ pub fn count_table(counts: &[Count]) -> String {
 /// The counting table of the sweep, with the goals.
 pub fn sweep_count_table(counts: &[Count], sizes: &[u64], skipped: &[(u64, String)]) -> String {
     sweep_grid(counts, sizes, skipped, 16, true)
+}
+
+/// The on-demand goal: from 4 MiB, making, mapping and touching a new mydev buffer through
+/// configfs costs no more guest instructions than a new hugetlb memfd; a line per size.
+pub fn create_goal(counts: &[Count]) -> Vec<String> {
+    let total = |contender: &str, size: u64| {
+        counts
+            .iter()
+            .find(|c| c.contender == contender && c.metric == "create_map_touch" && c.param == size)
+            .map(|c| c.total)
+    };
+    let mut sizes: Vec<u64> = counts
+        .iter()
+        .filter(|c| c.metric == "create_map_touch" && c.param >= GOAL_FROM)
+        .map(|c| c.param)
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+        .into_iter()
+        .filter_map(|size| {
+            let (m, h) = (total("mydev", size)?, total("memfd-hugetlb", size)?);
+            let ratio = m / h;
+            Some(format!(
+                "{} create_map_touch: mydev {m:.0} insn/op, memfd-hugetlb {h:.0}, mydev/hugetlb {ratio:.3} \
+                 (goal: at most 1): {}",
+                human(size),
+                if ratio <= 1.0 { "met" } else { "MISSED" }
+            ))
+        })
+        .collect()
 }
 
 /// The 1 GiB goal: mydev's `mmap_touch_all` against its cost before 2 MiB mappings.
@@ -1195,6 +1235,9 @@ pub fn bench(
         if let Some(goal) = touch_goal(counts) {
             println!("{goal}");
         }
+        for goal in create_goal(counts) {
+            println!("{goal}");
+        }
         if huge_table(count_huge, &sweep.sizes) != huge_table(&huge, &sweep.sizes) {
             println!("\nhuge pages in the counting boot:");
             print!("{}", huge_table(count_huge, &sweep.sizes));
@@ -1264,6 +1307,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_create_goal_compares_mydev_with_a_new_hugetlb_memfd_from_4m() {
+        let m = "create_map_touch";
+        let counts = [
+            count("mydev", m, 1 << 20, 50.0),
+            count("memfd-hugetlb", m, 1 << 20, 10.0),
+            count("mydev", m, 4 << 20, 90.0),
+            count("memfd-hugetlb", m, 4 << 20, 100.0),
+            count("mydev", m, 16 << 20, 300.0),
+            count("memfd-hugetlb", m, 16 << 20, 200.0),
+        ];
+        let g = create_goal(&counts);
+        assert_eq!(g.len(), 2, "{g:?}");
+        assert!(
+            g[0].starts_with("4M ") && g[0].ends_with(": met"),
+            "{}",
+            g[0]
+        );
+        assert!(g[0].contains("mydev/hugetlb 0.900"), "{}", g[0]);
+        assert!(
+            g[1].starts_with("16M ") && g[1].ends_with(": MISSED"),
+            "{}",
+            g[1]
+        );
+    }
+
     fn count(contender: &str, metric: &str, param: u64, total: f64) -> Count {
         Count {
             contender: contender.into(),
@@ -1306,8 +1375,8 @@ mod tests {
         assert_eq!(s.sizes.last(), Some(&(1 << 30)));
         assert!(s.sizes.windows(2).all(|w| w[1] == 4 * w[0]));
         assert_eq!(s.detail, 64 << 20);
-        // Seven buffers of 1 GiB and a 64 MiB one, and 1 GiB for the rest.
-        assert_eq!(s.guest_memory_mib(), 1024 + 7 * 1024 + 64);
+        // Nine buffers of 1 GiB and a 64 MiB one, and 1 GiB for the rest.
+        assert_eq!(s.guest_memory_mib(), 1024 + 9 * 1024 + 64);
         assert_eq!(
             s.args(),
             format!(
@@ -1338,8 +1407,9 @@ mod tests {
     fn expected_figures_per_size_and_at_the_detail_size() {
         let s = Sweep::new(vec![4096, 1 << 20]).unwrap();
         let e = s.expected(&[]);
-        // memcpy maps nothing (2 metrics); hugetlbfs has no write (1).
-        let sweep_per_size = 6 * 5 - 2 - 1;
+        // memcpy maps nothing (2 metrics); hugetlbfs has no write (1); neither memcpy nor cref
+        // makes a new buffer (2).
+        let sweep_per_size = 6 * 6 - 2 - 1 - 2;
         // 8 sequential, 2 pread, 1 one-page map; memcpy maps nothing, hugetlbfs writes nothing.
         let detail = 6 * 11 - 1 - 4;
         assert_eq!(e.len(), 2 * sweep_per_size + detail);
@@ -1349,6 +1419,10 @@ mod tests {
         assert!(!e.contains(&("memfd-hugetlb", "seq_write", 64)));
         assert!(!e.contains(&("memcpy", "mmap_munmap", 4096)));
         assert!(e.contains(&("memcpy", "warm_copy", 4096)));
+        assert!(e.contains(&("mydev", "create_map_touch", 4096)));
+        assert!(e.contains(&("memfd-hugetlb", "create_map_touch", 4096)));
+        assert!(!e.contains(&("cref", "create_map_touch", 4096)));
+        assert!(!e.contains(&("memcpy", "create_map_touch", 4096)));
         // The per-call figures only at the detail size (1M), not at 4K.
         assert!(e.contains(&("mydev", "pread_latency", 64)));
         assert_eq!(e.iter().filter(|x| x.1 == "seq_read").count(), 6 * 4);
@@ -1526,12 +1600,12 @@ mod tests {
         let s = Sweep::new(vec![4096, 256 << 20, 1 << 30]).unwrap();
         let (fit, dropped) = fit_to_host(s.clone(), Some(64 * 1024)).unwrap();
         assert_eq!((fit, dropped.len()), (s.clone(), 0));
-        // 256M needs 1024 + 7 * 256 + 64 = 2880 MiB, 1G 8256 MiB.
+        // 256M needs 1024 + 9 * 256 + 64 = 3392 MiB, 1G 10304 MiB.
         let (fit, dropped) = fit_to_host(s.clone(), Some(6000)).unwrap();
         assert_eq!(fit.sizes, [4096, 256 << 20]);
         assert_eq!(dropped.len(), 1);
         assert_eq!(dropped[0].0, 1 << 30);
-        assert!(dropped[0].1.contains("8256 MiB"), "{}", dropped[0].1);
+        assert!(dropped[0].1.contains("10304 MiB"), "{}", dropped[0].1);
         // The smallest size always runs.
         let (fit, dropped) = fit_to_host(s.clone(), Some(100)).unwrap();
         assert_eq!((fit.sizes, dropped.len()), (vec![4096], 2));
@@ -1636,8 +1710,12 @@ mod tests {
         let legend = |c: &str| s.matches(&format!(">\n{c}\n<")).count();
         assert_eq!(legend("mydev"), SWEEP_METRICS.len());
         assert_eq!(legend("memcpy"), 3, "memcpy maps nothing");
-        assert_eq!(legend("memfd-hugetlb"), 4, "hugetlbfs has no write");
-        assert_eq!(s.matches("time per operation (µs, log scale)").count(), 5);
+        assert_eq!(legend("memfd-hugetlb"), 5, "hugetlbfs has no write");
+        assert_eq!(legend("cref"), 5, "cref makes no new buffer");
+        assert_eq!(
+            s.matches("time per operation (µs, log scale)").count(),
+            SWEEP_METRICS.len()
+        );
         // A contender keeps its colour in panels that lack others (write_1m has no hugetlb).
         let points: Vec<_> = figures
             .iter()
@@ -1665,7 +1743,7 @@ mod tests {
         assert_eq!(
             c.matches("guest instructions per operation (log scale)")
                 .count(),
-            5
+            SWEEP_METRICS.len()
         );
     }
 }
