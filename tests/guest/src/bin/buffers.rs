@@ -297,7 +297,8 @@ fn removal_while_open_and_mapped_keeps_the_bytes_until_the_last_user() -> TestRe
 
 fn memory_comes_back_when_the_last_user_of_a_removed_buffer_goes() -> TestResult {
     scoped(|| {
-        // 128 MiB, against changes of a few MiB that the rest of the guest makes meanwhile.
+        // 128 MiB against 96: the rest of the guest frees and takes up to 20 MiB meanwhile
+        // (the KASAN quarantine, kmemleak), and a buffer kept or leaked moves nothing.
         let before = meminfo_kib("MemFree:")?;
         create("mem", 128 << 20, false)?;
         let fd = open_node("mem")?;
@@ -305,14 +306,14 @@ fn memory_comes_back_when_the_last_user_of_a_removed_buffer_goes() -> TestResult
         rmdir("mem").map_err(|e| e.to_string())?;
         let held = meminfo_kib("MemFree:")?;
         check!(
-            before - held > 110 << 10,
+            before - held > 96 << 10,
             "128 MiB not held while mapped: {before} -> {held} KiB"
         );
         drop(map);
         drop(fd);
         let after = meminfo_kib("MemFree:")?;
         check!(
-            after - held > 110 << 10,
+            after - held > 96 << 10,
             "128 MiB not freed: {held} -> {after} KiB"
         );
         Ok(())
