@@ -2,8 +2,8 @@
 
 //! Every `unsafe` operation of the crate: the two ioctls and the mapping.
 
-use crate::uapi;
 use crate::{Error, ErrorKind};
+use crate::{copy, uapi};
 use rustix::ioctl::{Getter, NoArg, ioctl};
 #[cfg(test)]
 use rustix::mm::mmap_anonymous;
@@ -40,8 +40,9 @@ pub(crate) fn clear(file: &File) -> io::Result<()> {
 
 /// A shared mapping of part of the device buffer, unmapped on drop.
 ///
-/// The bytes can change at any time (other processes, `write` calls), so the safe methods copy
-/// with volatile accesses and never hand out references.
+/// The bytes can change at any time (other threads, other processes, `write` calls), so the safe
+/// methods copy with relaxed atomic accesses (see [`Mapping::read`]) and never hand out
+/// references.
 ///
 /// # Invariants
 ///
@@ -55,10 +56,12 @@ pub struct Mapping {
     writable: bool,
 }
 
-// SAFETY: The mapping is plain shared memory; moving the owner to another thread is fine, and all
-// safe accessors are volatile copies that tolerate concurrent changes.
+// SAFETY: The mapping belongs to the process, not to a thread: it may be used and unmapped from
+// any thread.
 unsafe impl Send for Mapping {}
-// SAFETY: As above: `&Mapping` only allows volatile copies, which are sound from any thread.
+// SAFETY: Through `&Mapping`, the mapped bytes are reached only by `copy::read` and `copy::write`,
+// whose every access is atomic, so threads that copy through one mapping at the same time do not
+// race under Rust's memory model. The unsafe slice accessors put the burden on their callers.
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
@@ -132,16 +135,20 @@ impl Mapping {
 
     /// Copies `buf.len()` bytes from `offset` of the mapping into `buf`.
     ///
+    /// Each 8-byte-aligned word of the mapping is read in one relaxed atomic load: a store made
+    /// at the same time by another thread or process shows whole or not at all within such a word,
+    /// but a copy of several words may see some of them before and some after it.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::OutOfBounds`] when the range leaves the mapping.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
         self.check(offset, buf.len())?;
-        for (i, out) in buf.iter_mut().enumerate() {
-            // SAFETY: `offset + i < len` (checked above), so the address is inside the live,
-            // readable mapping (type invariant); volatile reads tolerate concurrent stores.
-            *out = unsafe { self.ptr.as_ptr().add(offset + i).read_volatile() };
-        }
+        // SAFETY: `offset..offset + buf.len()` lies inside the mapping (checked above), which is
+        // live, readable and made of whole pages (type invariant), so every aligned word that
+        // overlaps the range is mapped. This crate reaches mapped bytes only through `copy`'s
+        // atomic accesses; other processes and the kernel are outside Rust's memory model.
+        unsafe { copy::read(self.ptr.as_ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -158,6 +165,10 @@ impl Mapping {
 
     /// Copies `buf` into the mapping at `offset`.
     ///
+    /// Each 8-byte-aligned word is written in one relaxed atomic store (a compare-and-exchange
+    /// for the words at the ends that the range covers in part, so that a concurrent store to
+    /// their other bytes is kept).
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::OutOfBounds`] when the range leaves the mapping, [`ErrorKind::Map`] with
@@ -171,12 +182,8 @@ impl Mapping {
                 io::Error::from(rustix::io::Errno::ACCESS),
             ));
         }
-        for (i, b) in buf.iter().enumerate() {
-            // SAFETY: `offset + i < len` (checked above), so the address is inside the live,
-            // writable mapping (type invariant, `writable` checked); volatile stores tolerate
-            // concurrent accesses.
-            unsafe { self.ptr.as_ptr().add(offset + i).write_volatile(*b) };
-        }
+        // SAFETY: As in `read`, and the mapping is writable (checked above, type invariant).
+        unsafe { copy::write(self.ptr.as_ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -256,6 +263,61 @@ mod tests {
             })
             .min()
             .unwrap_or_default()
+    }
+
+    /// Every offset and length near the word boundaries copies exactly its bytes, and no other.
+    #[test]
+    fn copies_at_every_offset_and_length_match_a_model() {
+        const PAGE: usize = 4096;
+        let map = Mapping::anonymous(PAGE);
+        let mut model = vec![0u8; PAGE];
+        let mut seed = 1u8;
+        for offset in (0..24).chain(PAGE - 24..PAGE) {
+            for len in 0..=(PAGE - offset).min(40) {
+                let data: Vec<u8> = (0..len)
+                    .map(|i| seed.wrapping_mul(31).wrapping_add(i as u8) | 1)
+                    .collect();
+                seed = seed.wrapping_add(1);
+                map.write(offset, &data).unwrap();
+                model[offset..offset + len].copy_from_slice(&data);
+                let mut back = vec![0u8; len];
+                map.read(offset, &mut back).unwrap();
+                assert_eq!(back, data, "read({offset}, {len})");
+                let mut all = vec![0u8; PAGE];
+                map.read(0, &mut all).unwrap();
+                assert!(all == model, "write({offset}, {len}) changed other bytes");
+            }
+        }
+    }
+
+    /// A reader racing a writer sees each aligned 8-byte word whole: all of one store or of the
+    /// other (a byte-at-a-time copy mixes them).
+    #[test]
+    fn aligned_words_are_never_torn_by_a_concurrent_writer() {
+        const LEN: usize = 4096;
+        let map = Mapping::anonymous(LEN);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let (zeros, ones) = ([0u8; LEN], [0xffu8; LEN]);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    map.write(0, &zeros).unwrap();
+                    map.write(0, &ones).unwrap();
+                }
+            });
+            let mut buf = [0u8; LEN];
+            let start = Instant::now();
+            let mut torn = 0;
+            while start.elapsed() < Duration::from_millis(300) {
+                map.read(0, &mut buf).unwrap();
+                torn += buf
+                    .chunks(8)
+                    .filter(|w| w.iter().any(|&b| b != w[0]))
+                    .count();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(torn, 0, "words mixing two stores");
+        });
     }
 
     /// `Mapping::read` and `Mapping::write` of 64 MiB against `memcpy` of the same bytes, in
