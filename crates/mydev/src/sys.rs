@@ -2,7 +2,7 @@
 
 //! Every `unsafe` operation of the crate: the two ioctls and the mapping.
 
-use crate::{Error, ErrorKind};
+use crate::error::{Bounds, Error};
 use crate::{copy, uapi};
 use rustix::ioctl::{Getter, NoArg, ioctl};
 #[cfg(test)]
@@ -10,7 +10,7 @@ use rustix::mm::mmap_anonymous;
 use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
 /// The system's page size.
@@ -38,7 +38,10 @@ pub(crate) fn clear(file: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// A shared mapping of part of the device buffer, unmapped on drop.
+/// A mapping of part of the device buffer, unmapped on drop: shared (stores reach the device
+/// and every other shared mapping) or private (copy-on-write), made by
+/// [`MapOptions`](crate::MapOptions), [`Device::map`](crate::Device::map) or
+/// [`Device::map_range`](crate::Device::map_range).
 ///
 /// The bytes can change at any time (other threads, other processes, `write` calls), so the safe
 /// methods copy with relaxed atomic accesses (see [`Mapping::read`]) and never hand out
@@ -46,14 +49,19 @@ pub(crate) fn clear(file: &File) -> io::Result<()> {
 ///
 /// # Invariants
 ///
-/// `ptr` is the start of a live shared mapping of `len` bytes (`len > 0`), readable, and writable
-/// when `writable`; it stays mapped until `drop`.
+/// `base` is the start of a live mapping of `map_len` bytes, whole pages, readable, and writable
+/// when `writable`; it stays mapped until `drop`. The bytes the value shows are
+/// `start..start + len` of it, with `len > 0` and `start + len <= map_len`.
 #[derive(Debug)]
 pub struct Mapping {
-    ptr: NonNull<u8>,
+    base: NonNull<u8>,
+    map_len: usize,
+    start: usize,
     len: usize,
     offset: usize,
     writable: bool,
+    private: bool,
+    path: PathBuf,
 }
 
 // SAFETY: The mapping belongs to the process, not to a thread: it may be used and unmapped from
@@ -64,36 +72,89 @@ unsafe impl Send for Mapping {}
 // race under Rust's memory model. The unsafe slice accessors put the burden on their callers.
 unsafe impl Sync for Mapping {}
 
-impl Mapping {
-    pub(crate) fn new(file: &File, offset: usize, len: usize, writable: bool) -> io::Result<Self> {
-        let prot = if writable {
+/// How to map: the arguments of [`Mapping::new`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request {
+    /// Byte offset in the buffer and length; any range inside it (checked by the caller).
+    pub offset: usize,
+    pub len: usize,
+    pub writable: bool,
+    pub private: bool,
+    pub populate: bool,
+}
+
+impl Request {
+    /// The `mmap` flags of the request.
+    pub(crate) fn flags(&self) -> (ProtFlags, MapFlags) {
+        let prot = if self.writable {
             ProtFlags::READ | ProtFlags::WRITE
         } else {
             ProtFlags::READ
         };
-        let offset_u64 =
-            u64::try_from(offset).map_err(|_| io::Error::from(rustix::io::Errno::INVAL))?;
+        let mut flags = if self.private {
+            MapFlags::PRIVATE
+        } else {
+            MapFlags::SHARED
+        };
+        if self.populate {
+            flags |= MapFlags::POPULATE;
+        }
+        (prot, flags)
+    }
+
+    /// The page-aligned range to ask `mmap` for, as (offset, length), and where the requested
+    /// range starts in it. `None` if it overflows.
+    pub(crate) fn pages(&self) -> Option<(usize, usize, usize)> {
+        let page = page_size();
+        let start = self.offset % page;
+        let aligned = self.offset - start;
+        let len = start
+            .checked_add(self.len)?
+            .checked_next_multiple_of(page)?;
+        Some((aligned, len, start))
+    }
+}
+
+impl Mapping {
+    pub(crate) fn new(file: &File, path: &Path, req: Request) -> io::Result<Self> {
+        let (prot, flags) = req.flags();
+        let (aligned, map_len, start) = req
+            .pages()
+            .ok_or_else(|| io::Error::from(rustix::io::Errno::INVAL))?;
+        let aligned_u64 =
+            u64::try_from(aligned).map_err(|_| io::Error::from(rustix::io::Errno::INVAL))?;
         // SAFETY: A new mapping at an address the kernel chooses (null hint) aliases no Rust
-        // object; `len` and `offset` were checked by the caller, and the kernel checks them again.
+        // object; the range was checked by the caller, and the kernel checks it again.
         let ptr = unsafe {
             mmap(
                 std::ptr::null_mut(),
-                len,
+                map_len,
                 prot,
-                MapFlags::SHARED,
+                flags,
                 file,
-                offset_u64,
+                aligned_u64,
             )
         }?;
-        let ptr =
+        let base =
             NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        // INVARIANT: a live shared mapping of `len` bytes with the protections above.
+        // INVARIANT: a live mapping of `map_len` bytes (whole pages) with the protections above;
+        // `start + req.len <= map_len` by `pages`, and the caller checked `req.len > 0`.
         Ok(Self {
-            ptr,
-            len,
-            offset,
-            writable,
+            base,
+            map_len,
+            start,
+            len: req.len,
+            offset: req.offset,
+            writable: req.writable,
+            private: req.private,
+            path: path.to_path_buf(),
         })
+    }
+
+    /// The address of the first byte this value shows.
+    fn ptr(&self) -> *mut u8 {
+        // The type invariant puts `start` inside the mapping.
+        self.base.as_ptr().wrapping_add(self.start)
     }
 
     /// The length of the mapping in bytes.
@@ -101,9 +162,14 @@ impl Mapping {
         self.len
     }
 
-    /// Always false: the device never maps an empty range.
+    /// Always false: an empty range is refused before anything is mapped.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether the mapping is private (copy-on-write): stores through it stay in this process.
+    pub fn is_private(&self) -> bool {
+        self.private
     }
 
     /// The offset in the device buffer where the mapping starts.
@@ -116,19 +182,25 @@ impl Mapping {
         self.writable
     }
 
-    /// The address of the first mapped byte.
+    /// The address of the first byte of the mapping (of the byte at [`Mapping::offset`] of the
+    /// buffer; the system's mapping starts at the page that holds it).
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.ptr()
     }
 
-    fn check(&self, offset: usize, len: usize) -> Result<(), Error> {
+    fn check(&self, verb: &str, offset: usize, len: usize) -> Result<(), Error> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len => Ok(()),
             _ => Err(Error::out_of_bounds(
-                Path::new("mapping"),
-                offset,
-                len,
-                self.len,
+                &self.path,
+                verb,
+                &format!("a mapping of {}", self.path.display()),
+                Bounds {
+                    offset,
+                    len,
+                    size: self.len,
+                },
+                "mapping",
             )),
         }
     }
@@ -141,14 +213,14 @@ impl Mapping {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::OutOfBounds`] when the range leaves the mapping.
+    /// [`ErrorKind::OutOfBounds`](crate::ErrorKind::OutOfBounds) when the range leaves the mapping.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
-        self.check(offset, buf.len())?;
-        // SAFETY: `offset..offset + buf.len()` lies inside the mapping (checked above), which is
-        // live, readable and made of whole pages (type invariant), so every aligned word that
-        // overlaps the range is mapped. This crate reaches mapped bytes only through `copy`'s
+        self.check("cannot read", offset, buf.len())?;
+        // SAFETY: `offset..offset + buf.len()` lies inside the range this value shows (checked
+        // above), inside a live, readable mapping of whole pages (type invariant), so every aligned
+        // word that overlaps it is mapped. This crate reaches mapped bytes only through `copy`'s
         // atomic accesses; other processes and the kernel are outside Rust's memory model.
-        unsafe { copy::read(self.ptr.as_ptr().add(offset), buf) };
+        unsafe { copy::read(self.ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -156,7 +228,7 @@ impl Mapping {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::OutOfBounds`] when `offset` is not inside the mapping.
+    /// [`ErrorKind::OutOfBounds`](crate::ErrorKind::OutOfBounds) when `offset` is not inside the mapping.
     pub fn byte(&self, offset: usize) -> Result<u8, Error> {
         let mut b = [0u8];
         self.read(offset, &mut b)?;
@@ -171,19 +243,15 @@ impl Mapping {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::OutOfBounds`] when the range leaves the mapping, [`ErrorKind::Map`] with
-    /// `EACCES` when the mapping is read-only.
+    /// [`ErrorKind::OutOfBounds`](crate::ErrorKind::OutOfBounds) when the range leaves the mapping, [`ErrorKind::ReadOnly`](crate::ErrorKind::ReadOnly) when
+    /// the mapping is read-only.
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), Error> {
-        self.check(offset, buf.len())?;
+        self.check("cannot write", offset, buf.len())?;
         if !self.writable {
-            return Err(Error::new(
-                ErrorKind::Map,
-                Path::new("mapping"),
-                io::Error::from(rustix::io::Errno::ACCESS),
-            ));
+            return Err(Error::read_only(&self.path));
         }
         // SAFETY: As in `read`, and the mapping is writable (checked above, type invariant).
-        unsafe { copy::write(self.ptr.as_ptr().add(offset), buf) };
+        unsafe { copy::write(self.ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -198,7 +266,7 @@ impl Mapping {
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: The mapping is live and readable for `len` bytes (type invariant); the caller
         // guarantees that the bytes do not change while the slice exists.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
     }
 
     /// Borrows the mapping as a mutable byte slice.
@@ -211,16 +279,16 @@ impl Mapping {
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: The mapping is live for `len` bytes (type invariant); the caller guarantees it
         // is writable and that the access is exclusive while the slice exists.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(self.ptr(), self.len) }
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a mapping this value owns (type invariant); no reference
+        // SAFETY: `base`/`map_len` describe a mapping this value owns (type invariant); no reference
         // into it can outlive `self`, since the slice accessors borrow `self`.
         // An error here cannot be reported from `drop`, and leaves at worst a stale mapping.
-        let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };
+        let _ = unsafe { munmap(self.base.as_ptr().cast(), self.map_len) };
     }
 }
 
@@ -240,121 +308,17 @@ impl Mapping {
         .expect("an anonymous mapping");
         // INVARIANT: a live shared, writable mapping of `len` bytes.
         Self {
-            ptr: NonNull::new(ptr.cast()).expect("mmap returned null"),
+            base: NonNull::new(ptr.cast()).expect("mmap returned null"),
+            map_len: len,
+            start: 0,
             len,
             offset: 0,
             writable: true,
+            private: false,
+            path: PathBuf::from("anonymous"),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::Mapping;
-    use std::time::{Duration, Instant};
-
-    /// The fastest of `runs` timings of `f`.
-    fn best(runs: usize, mut f: impl FnMut()) -> Duration {
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed()
-            })
-            .min()
-            .unwrap_or_default()
-    }
-
-    /// Every offset and length near the word boundaries copies exactly its bytes, and no other.
-    #[test]
-    fn copies_at_every_offset_and_length_match_a_model() {
-        const PAGE: usize = 4096;
-        let map = Mapping::anonymous(PAGE);
-        let mut model = vec![0u8; PAGE];
-        let mut seed = 1u8;
-        for offset in (0..24).chain(PAGE - 24..PAGE) {
-            for len in 0..=(PAGE - offset).min(40) {
-                let data: Vec<u8> = (0..len)
-                    .map(|i| seed.wrapping_mul(31).wrapping_add(i as u8) | 1)
-                    .collect();
-                seed = seed.wrapping_add(1);
-                map.write(offset, &data).unwrap();
-                model[offset..offset + len].copy_from_slice(&data);
-                let mut back = vec![0u8; len];
-                map.read(offset, &mut back).unwrap();
-                assert_eq!(back, data, "read({offset}, {len})");
-                let mut all = vec![0u8; PAGE];
-                map.read(0, &mut all).unwrap();
-                assert!(all == model, "write({offset}, {len}) changed other bytes");
-            }
-        }
-    }
-
-    /// A reader racing a writer sees each aligned 8-byte word whole: all of one store or of the
-    /// other (a byte-at-a-time copy mixes them).
-    #[test]
-    fn aligned_words_are_never_torn_by_a_concurrent_writer() {
-        const LEN: usize = 4096;
-        let map = Mapping::anonymous(LEN);
-        let stop = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let (zeros, ones) = ([0u8; LEN], [0xffu8; LEN]);
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    map.write(0, &zeros).unwrap();
-                    map.write(0, &ones).unwrap();
-                }
-            });
-            let mut buf = [0u8; LEN];
-            let start = Instant::now();
-            let mut torn = 0;
-            while start.elapsed() < Duration::from_millis(300) {
-                map.read(0, &mut buf).unwrap();
-                torn += buf
-                    .chunks(8)
-                    .filter(|w| w.iter().any(|&b| b != w[0]))
-                    .count();
-            }
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            assert_eq!(torn, 0, "words mixing two stores");
-        });
-    }
-
-    /// `Mapping::read` and `Mapping::write` of 64 MiB against `memcpy` of the same bytes, in
-    /// the same run: `cargo test -p mydev --release --lib -- --ignored --nocapture copy_bench`.
-    #[test]
-    #[ignore = "a benchmark: run it with --release -- --ignored --nocapture"]
-    fn copy_benchmark_64_mib_against_memcpy() {
-        const LEN: usize = 64 << 20;
-        let map = Mapping::anonymous(LEN);
-        let mut buf = vec![0x5au8; LEN];
-        map.write(0, &buf).unwrap();
-        let gbs = |d: Duration| LEN as f64 / d.as_secs_f64() / 1e9;
-        let read = best(5, || map.read(0, &mut buf).unwrap());
-        let write = best(5, || map.write(0, &buf).unwrap());
-        let src = map.as_ptr();
-        let memcpy_read = best(5, || {
-            // SAFETY: `src` is a live mapping of `LEN` bytes that nothing else touches during the
-            // copy, and `buf` holds `LEN` bytes and does not overlap it.
-            unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), LEN) };
-            std::hint::black_box(&mut buf);
-        });
-        let memcpy_write = best(5, || {
-            // SAFETY: As above, in the other direction.
-            unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), src, LEN) };
-            std::hint::black_box(src);
-        });
-        println!(
-            "read: {:.2} GB/s, memcpy {:.2} GB/s, ratio {:.2}",
-            gbs(read),
-            gbs(memcpy_read),
-            read.as_secs_f64() / memcpy_read.as_secs_f64()
-        );
-        println!(
-            "write: {:.2} GB/s, memcpy {:.2} GB/s, ratio {:.2}",
-            gbs(write),
-            gbs(memcpy_write),
-            write.as_secs_f64() / memcpy_write.as_secs_f64()
-        );
-    }
-}
+mod tests;

@@ -81,7 +81,8 @@ fn describe(e: &mydev::Error) -> String {
         (ErrorKind::Ioctl, _, Some(25)) => " (is this a mydev device node?)",
         _ => "",
     };
-    format!("{e}{hint}")
+    let cause = e.io_error().map(|c| format!(": {c}")).unwrap_or_default();
+    format!("{e}{cause}{hint}")
 }
 
 fn run(cli: &Cli) -> Result<(), Failure> {
