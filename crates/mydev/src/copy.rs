@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! Copies between a mapping and ordinary memory, made of relaxed atomic accesses.
 //!

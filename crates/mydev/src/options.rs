@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! [`MapOptions`]: which part of the buffer to map, and how, in the manner of memmap2's
 //! `MmapOptions`.
