@@ -8,6 +8,8 @@
 
 mod cli;
 mod hint;
+#[cfg(test)]
+mod man;
 mod output;
 
 use clap::Parser;
