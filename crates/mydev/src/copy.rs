@@ -6,7 +6,8 @@
 //! [`Mapping`](crate::Mapping), another process's stores, the device's `write`. Under Rust's
 //! memory model two accesses to one location race unless both are atomic (or both read), and a
 //! race is undefined behaviour; volatile accesses do not help. So every access to mapped memory
-//! here is an atomic access of one size, `AtomicU64` at an 8-byte-aligned address, `Relaxed`:
+//! here is an atomic access of one size, `AtomicUsize` (a word: 8 bytes on 64-bit targets) at a
+//! word-aligned address, `Relaxed`:
 //!
 //! - the whole words in the middle of a range are loaded or stored one word at a time (plain
 //!   `mov`s on x86-64, which is why this runs near `memcpy`'s speed);
@@ -17,37 +18,46 @@
 //! Using one access size everywhere also keeps clear of mixed-size atomic accesses, which Rust's
 //! model leaves undefined when they race. The words touched outside the range lie in the same
 //! pages as its first and last byte, which the mapping covers (a mapping is whole pages).
+//!
+//! A read-only mapping is only ever loaded from, with `Relaxed` loads of a word: the one kind of
+//! atomic access that `core::sync::atomic` ("Atomic accesses to read-only memory") defines on
+//! memory the system maps read-only, for loads up to the register width of the targets it lists
+//! (hence `usize`, not `u64`, which would exceed it on 32-bit targets).
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 
-const WORD: usize = size_of::<u64>();
+const WORD: usize = size_of::<usize>();
 
 /// The word `i` of `words` as an atomic.
 ///
 /// # Safety
 ///
-/// `words.add(i)` must be 8-byte aligned, inside a live mapping, and accessed only atomically
-/// (by anything that Rust's memory model sees) for as long as the reference is used.
-unsafe fn word<'a>(words: *mut u64, i: usize) -> &'a AtomicU64 {
+/// `words.add(i)` must be word-aligned, inside a live mapping, and accessed only atomically, with
+/// accesses of one word (by anything that Rust's memory model sees), for as long as the reference
+/// is used. If the mapping is read-only, the reference may only be used for `Relaxed` loads.
+unsafe fn word<'a>(words: *mut usize, i: usize) -> &'a AtomicUsize {
     // SAFETY: The caller guarantees the alignment, that the word is mapped (so `add` stays inside
-    // one allocation) and that every concurrent access is atomic, which is what `from_ptr` needs.
-    unsafe { AtomicU64::from_ptr(words.add(i)) }
+    // one allocation) and that every concurrent access is an atomic access of the same size,
+    // which is what `from_ptr` needs. `from_ptr` also asks for memory valid for writes; on a
+    // read-only mapping the caller only makes `Relaxed` word loads, which the module docs of
+    // `core::sync::atomic` define on read-only memory (see this module's docs).
+    unsafe { AtomicUsize::from_ptr(words.add(i)) }
 }
 
 /// Copies `dst.len()` bytes from `src` into `dst`.
 ///
 /// # Safety
 ///
-/// Every 8-byte-aligned word that overlaps `src..src + dst.len()` must lie in a live, readable
-/// mapping whose bytes are accessed only atomically or from outside the process (another
-/// process, the kernel) while the copy runs.
+/// Every word-aligned word that overlaps `src..src + dst.len()` must lie in a live, readable
+/// mapping whose bytes are accessed only with atomic word accesses, or from outside the process
+/// (another process, the kernel), while the copy runs.
 pub(crate) unsafe fn read(src: *const u8, dst: &mut [u8]) {
     if dst.is_empty() {
         return;
     }
     let head = src.addr() % WORD;
-    let words = src.wrapping_sub(head).cast::<u64>().cast_mut();
+    let words = src.wrapping_sub(head).cast::<usize>().cast_mut();
     let load = |i: usize| {
         // SAFETY: `i` counts the words that overlap the range from the aligned one that holds
         // `src`, which the caller guarantees are mapped and accessed only atomically.
@@ -83,7 +93,7 @@ pub(crate) unsafe fn write(dst: *mut u8, src: &[u8]) {
         return;
     }
     let head = dst.addr() % WORD;
-    let words = dst.wrapping_sub(head).cast::<u64>();
+    let words = dst.wrapping_sub(head).cast::<usize>();
     let at = |i: usize| {
         // SAFETY: As in `read`; the caller guarantees that the words are writable too.
         unsafe { word(words, i) }
@@ -100,7 +110,7 @@ pub(crate) unsafe fn write(dst: *mut u8, src: &[u8]) {
     for chunk in &mut chunks {
         let mut bytes = [0u8; WORD];
         bytes.copy_from_slice(chunk);
-        at(i).store(u64::from_ne_bytes(bytes), Relaxed);
+        at(i).store(usize::from_ne_bytes(bytes), Relaxed);
         i += 1;
     }
     let tail = chunks.remainder();
@@ -111,12 +121,12 @@ pub(crate) unsafe fn write(dst: *mut u8, src: &[u8]) {
 
 /// Stores `bytes` at byte `start` of `word`, keeping its other bytes as they are at the moment of
 /// the store.
-fn merge(word: &AtomicU64, start: usize, bytes: &[u8]) {
+fn merge(word: &AtomicUsize, start: usize, bytes: &[u8]) {
     let mut current = word.load(Relaxed);
     loop {
         let mut new = current.to_ne_bytes();
         new[start..start + bytes.len()].copy_from_slice(bytes);
-        match word.compare_exchange_weak(current, u64::from_ne_bytes(new), Relaxed, Relaxed) {
+        match word.compare_exchange_weak(current, usize::from_ne_bytes(new), Relaxed, Relaxed) {
             Ok(_) => return,
             Err(seen) => current = seen,
         }

@@ -5,15 +5,15 @@
 //! Every process that opens the device sees the same bytes, through [`Device::read_at`] /
 //! [`Device::write_at`] and through [`Mapping`]s of the same memory. Because another process (or a
 //! `write` call) can change mapped bytes at any moment, the safe [`Mapping`] API copies bytes in
-//! and out with relaxed atomic accesses, one aligned 8-byte word at a time; borrowing the mapping
-//! as a slice is `unsafe` ([`Mapping::as_slice`]).
+//! and out with relaxed atomic accesses, one aligned word (8 bytes on 64-bit targets) at a time;
+//! borrowing the mapping as a slice is `unsafe` ([`Mapping::as_slice`]).
 //!
 //! # Concurrent stores
 //!
 //! Threads may copy through one `&Mapping` at the same time: every access is atomic, so there is
 //! no data race in Rust's sense. What a reader sees when a store happens during its copy, from
-//! another thread, another process or the device's `write`: each aligned 8-byte word of the
-//! buffer comes out whole, from before or after the store, never mixed; different words of one
+//! another thread, another process or the device's `write`: each aligned word of the buffer
+//! comes out whole, from before or after the store, never mixed; different words of one
 //! copy may come from before and after it, and nothing orders one word's stores against
 //! another's. Programs that need a consistent snapshot agree on it among themselves (a lock, or a
 //! sequence word written last and read first, with fences).

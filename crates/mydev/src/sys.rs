@@ -207,9 +207,10 @@ impl Mapping {
 
     /// Copies `buf.len()` bytes from `offset` of the mapping into `buf`.
     ///
-    /// Each 8-byte-aligned word of the mapping is read in one relaxed atomic load: a store made
-    /// at the same time by another thread or process shows whole or not at all within such a word,
-    /// but a copy of several words may see some of them before and some after it.
+    /// Each aligned word of the mapping (8 bytes on 64-bit targets) is read in one relaxed atomic
+    /// load: a store made at the same time by another thread or process shows whole or not at all
+    /// within such a word, but a copy of several words may see some of them before and some after
+    /// it.
     ///
     /// # Errors
     ///
@@ -237,7 +238,7 @@ impl Mapping {
 
     /// Copies `buf` into the mapping at `offset`.
     ///
-    /// Each 8-byte-aligned word is written in one relaxed atomic store (a compare-and-exchange
+    /// Each aligned word is written in one relaxed atomic store (a compare-and-exchange
     /// for the words at the ends that the range covers in part, so that a concurrent store to
     /// their other bytes is kept).
     ///

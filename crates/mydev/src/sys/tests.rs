@@ -42,7 +42,7 @@ fn copies_at_every_offset_and_length_match_a_model() {
     }
 }
 
-/// A reader racing a writer sees each aligned 8-byte word whole: all of one store or of the
+/// A reader racing a writer sees each aligned word whole: all of one store or of the
 /// other (a byte-at-a-time copy mixes them).
 #[test]
 fn aligned_words_are_never_torn_by_a_concurrent_writer() {
@@ -63,7 +63,7 @@ fn aligned_words_are_never_torn_by_a_concurrent_writer() {
         while start.elapsed() < Duration::from_millis(300) {
             map.read(0, &mut buf).unwrap();
             torn += buf
-                .chunks(8)
+                .chunks(size_of::<usize>())
                 .filter(|w| w.iter().any(|&b| b != w[0]))
                 .count();
         }
