@@ -271,6 +271,18 @@ fn read_only_device_gives_read_only_mappings() -> TestResult {
         (e.kind(), e.raw_os_error()),
         (ErrorKind::Ioctl, Some(libc::EBADF))
     );
+    check_eq!(
+        chain(&e),
+        format!("cannot clear {DEVICE} (MYDEV_IOC_CLEAR): Bad file descriptor (os error 9)")
+    );
+    let e = d
+        .write_at(0, b"x")
+        .err()
+        .ok_or("write_at on a read-only device succeeded")?;
+    check_eq!(
+        chain(&e),
+        format!("cannot write 1 byte at offset 0 of {DEVICE}: Bad file descriptor (os error 9)")
+    );
     Ok(())
 }
 
