@@ -13,8 +13,9 @@ use std::path::Path;
 pub struct Node {
     /// The path is the module's own node (`/dev/mydev`), not one the user typed differently.
     pub is_default_path: bool,
-    /// The path names a character device.
-    pub is_char_device: bool,
+    /// The path names a misc character device (major 10), as `/dev/mydev` is: a permission hint
+    /// about mydev's group would be wrong for any other node (`/dev/mem`, a regular file).
+    pub is_misc_device: bool,
     /// The name of its group, if it exists and the group is known.
     pub group: Option<String>,
 }
@@ -25,12 +26,20 @@ impl Node {
         let meta = std::fs::metadata(path).ok();
         Self {
             is_default_path: path == Path::new(mydev::DEFAULT_PATH),
-            is_char_device: meta
+            is_misc_device: meta
                 .as_ref()
-                .is_some_and(|m| m.file_type().is_char_device()),
+                .is_some_and(|m| m.file_type().is_char_device() && major(m.rdev()) == MISC_MAJOR),
             group: meta.and_then(|m| group_name(m.gid())),
         }
     }
+}
+
+/// The major number of misc devices (`MISC_MAJOR` in `include/uapi/linux/major.h`).
+const MISC_MAJOR: u64 = 10;
+
+/// The major number of a device number, as glibc's and musl's `major()` compute it.
+fn major(rdev: u64) -> u64 {
+    ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff)
 }
 
 /// The name of group `gid` from `/etc/group`.
@@ -50,7 +59,7 @@ pub fn hint(kind: ErrorKind, cause: Option<&io::Error>, node: &Node) -> Option<&
         (ErrorKind::Open, Some(io::ErrorKind::NotFound)) if node.is_default_path => {
             Some("is the module loaded? Load it with: sudo modprobe mmap")
         }
-        (ErrorKind::Open, Some(io::ErrorKind::PermissionDenied)) if node.is_char_device => {
+        (ErrorKind::Open, Some(io::ErrorKind::PermissionDenied)) if node.is_misc_device => {
             if node.group.as_deref() == Some("mydev") {
                 Some(
                     "the group mydev may use the device: sudo usermod -aG mydev $USER, \
@@ -91,10 +100,10 @@ mod tests {
         Device::open(path).unwrap_err()
     }
 
-    fn node(default: bool, chr: bool, group: Option<&str>) -> Node {
+    fn node(default: bool, misc: bool, group: Option<&str>) -> Node {
         Node {
             is_default_path: default,
-            is_char_device: chr,
+            is_misc_device: misc,
             group: group.map(str::to_string),
         }
     }
@@ -131,11 +140,15 @@ mod tests {
     }
 
     #[test]
-    fn inspect_sees_the_default_path_and_character_devices() {
+    fn inspect_sees_the_default_path_and_misc_devices() {
+        // /dev/null is a character device, but of major 1 (mem), not a misc device.
         let null = Node::inspect(Path::new("/dev/null"));
-        assert!(null.is_char_device && !null.is_default_path);
-        let dir = Node::inspect(Path::new("/"));
-        assert!(!dir.is_char_device);
+        assert!(!null.is_misc_device && !null.is_default_path);
+        assert!(!Node::inspect(Path::new("/")).is_misc_device);
         assert!(Node::inspect(Path::new(mydev::DEFAULT_PATH)).is_default_path);
+        // Device numbers as the kernel encodes them (`new_encode_dev`): 10:229, 1:3, 259:1.
+        assert_eq!(major(0x0ae5), 10);
+        assert_eq!(major(0x0103), 1);
+        assert_eq!(major(0x1_0301), 259 & 0xfff);
     }
 }
