@@ -90,8 +90,8 @@ impl Error {
             format!("the offset is past the end of the {size}-byte {within}")
         } else {
             format!(
-                "they run past the end of the {size}-byte {within} (at most {} bytes fit there)",
-                size - offset
+                "they run past the end of the {size}-byte {within} (room for {} from there)",
+                bytes(size - offset)
             )
         };
         Self {
@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "cannot map 10 bytes at offset 4090 of /dev/x: they run past the end of the \
-             4096-byte buffer (at most 6 bytes fit there)"
+             4096-byte buffer (room for 6 bytes from there)"
         );
         let empty = Bounds { len: 0, ..bounds };
         let e = Error::out_of_bounds(Path::new("/dev/x"), "cannot map", "/dev/x", empty, "buffer");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Every `unsafe` operation of the crate: the two ioctls and the mapping.
+//! Every `unsafe` operation of the crate but the copies (`copy`): the two ioctls and the mapping.
 
 use crate::error::{Bounds, Error};
 use crate::{copy, uapi};

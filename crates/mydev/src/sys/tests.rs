@@ -42,6 +42,26 @@ fn copies_at_every_offset_and_length_match_a_model() {
     }
 }
 
+/// A copy outside the mapping names the operation, the mapping and the room there was.
+#[test]
+fn out_of_bounds_copies_name_the_operation_and_the_mapping() {
+    let map = Mapping::anonymous(4096);
+    let e = map.read(4095, &mut [0u8; 2]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot read 2 bytes at offset 4095 of a mapping of anonymous: they run past the end of \
+         the 4096-byte mapping (room for 1 byte from there)"
+    );
+    let b = e.bounds().unwrap();
+    assert_eq!((b.offset, b.len, b.size), (4095, 2, 4096));
+    let e = map.write(usize::MAX, b"x").unwrap_err();
+    assert!(
+        e.to_string().starts_with("cannot write 1 byte at offset"),
+        "{e}"
+    );
+    assert_eq!(e.kind(), crate::ErrorKind::OutOfBounds);
+}
+
 /// A reader racing a writer sees each aligned word whole: all of one store or of the
 /// other (a byte-at-a-time copy mixes them).
 #[test]
