@@ -1,14 +1,16 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Every `unsafe` operation of the crate: the two ioctls and the mapping.
+//! Every `unsafe` operation of the crate but the copies (`copy`): the two ioctls and the mapping.
 
-use crate::uapi;
-use crate::{Error, ErrorKind};
+use crate::error::{Bounds, Error};
+use crate::{copy, uapi};
 use rustix::ioctl::{Getter, NoArg, ioctl};
+#[cfg(test)]
+use rustix::mm::mmap_anonymous;
 use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
 /// The system's page size.
@@ -36,59 +38,123 @@ pub(crate) fn clear(file: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// A shared mapping of part of the device buffer, unmapped on drop.
+/// A mapping of part of the device buffer, unmapped on drop: shared (stores reach the device
+/// and every other shared mapping) or private (copy-on-write), made by
+/// [`MapOptions`](crate::MapOptions), [`Device::map`](crate::Device::map) or
+/// [`Device::map_range`](crate::Device::map_range).
 ///
-/// The bytes can change at any time (other processes, `write` calls), so the safe methods copy
-/// with volatile accesses and never hand out references.
+/// The bytes can change at any time (other threads, other processes, `write` calls), so the safe
+/// methods copy with relaxed atomic accesses (see [`Mapping::read`]) and never hand out
+/// references.
 ///
 /// # Invariants
 ///
-/// `ptr` is the start of a live shared mapping of `len` bytes (`len > 0`), readable, and writable
-/// when `writable`; it stays mapped until `drop`.
+/// `base` is the start of a live mapping of `map_len` bytes, whole pages, readable, and writable
+/// when `writable`; it stays mapped until `drop`. The bytes the value shows are
+/// `start..start + len` of it, with `len > 0` and `start + len <= map_len`.
 #[derive(Debug)]
 pub struct Mapping {
-    ptr: NonNull<u8>,
+    base: NonNull<u8>,
+    map_len: usize,
+    start: usize,
     len: usize,
     offset: usize,
     writable: bool,
+    private: bool,
+    path: PathBuf,
 }
 
-// SAFETY: The mapping is plain shared memory; moving the owner to another thread is fine, and all
-// safe accessors are volatile copies that tolerate concurrent changes.
+// SAFETY: The mapping belongs to the process, not to a thread: it may be used and unmapped from
+// any thread.
 unsafe impl Send for Mapping {}
-// SAFETY: As above: `&Mapping` only allows volatile copies, which are sound from any thread.
+// SAFETY: Through `&Mapping`, the mapped bytes are reached only by `copy::read` and `copy::write`,
+// whose every access is atomic, so threads that copy through one mapping at the same time do not
+// race under Rust's memory model. The unsafe slice accessors put the burden on their callers.
 unsafe impl Sync for Mapping {}
 
-impl Mapping {
-    pub(crate) fn new(file: &File, offset: usize, len: usize, writable: bool) -> io::Result<Self> {
-        let prot = if writable {
+/// How to map: the arguments of [`Mapping::new`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request {
+    /// Byte offset in the buffer and length; any range inside it (checked by the caller).
+    pub offset: usize,
+    pub len: usize,
+    pub writable: bool,
+    pub private: bool,
+    pub populate: bool,
+}
+
+impl Request {
+    /// The `mmap` flags of the request.
+    pub(crate) fn flags(&self) -> (ProtFlags, MapFlags) {
+        let prot = if self.writable {
             ProtFlags::READ | ProtFlags::WRITE
         } else {
             ProtFlags::READ
         };
-        let offset_u64 =
-            u64::try_from(offset).map_err(|_| io::Error::from(rustix::io::Errno::INVAL))?;
+        let mut flags = if self.private {
+            MapFlags::PRIVATE
+        } else {
+            MapFlags::SHARED
+        };
+        if self.populate {
+            flags |= MapFlags::POPULATE;
+        }
+        (prot, flags)
+    }
+
+    /// The page-aligned range to ask `mmap` for, as (offset, length), and where the requested
+    /// range starts in it. `None` if it overflows.
+    pub(crate) fn pages(&self) -> Option<(usize, usize, usize)> {
+        let page = page_size();
+        let start = self.offset % page;
+        let aligned = self.offset - start;
+        let len = start
+            .checked_add(self.len)?
+            .checked_next_multiple_of(page)?;
+        Some((aligned, len, start))
+    }
+}
+
+impl Mapping {
+    pub(crate) fn new(file: &File, path: &Path, req: Request) -> io::Result<Self> {
+        let (prot, flags) = req.flags();
+        let (aligned, map_len, start) = req
+            .pages()
+            .ok_or_else(|| io::Error::from(rustix::io::Errno::INVAL))?;
+        let aligned_u64 =
+            u64::try_from(aligned).map_err(|_| io::Error::from(rustix::io::Errno::INVAL))?;
         // SAFETY: A new mapping at an address the kernel chooses (null hint) aliases no Rust
-        // object; `len` and `offset` were checked by the caller, and the kernel checks them again.
+        // object; the range was checked by the caller, and the kernel checks it again.
         let ptr = unsafe {
             mmap(
                 std::ptr::null_mut(),
-                len,
+                map_len,
                 prot,
-                MapFlags::SHARED,
+                flags,
                 file,
-                offset_u64,
+                aligned_u64,
             )
         }?;
-        let ptr =
+        let base =
             NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        // INVARIANT: a live shared mapping of `len` bytes with the protections above.
+        // INVARIANT: a live mapping of `map_len` bytes (whole pages) with the protections above;
+        // `start + req.len <= map_len` by `pages`, and the caller checked `req.len > 0`.
         Ok(Self {
-            ptr,
-            len,
-            offset,
-            writable,
+            base,
+            map_len,
+            start,
+            len: req.len,
+            offset: req.offset,
+            writable: req.writable,
+            private: req.private,
+            path: path.to_path_buf(),
         })
+    }
+
+    /// The address of the first byte this value shows.
+    fn ptr(&self) -> *mut u8 {
+        // The type invariant puts `start` inside the mapping.
+        self.base.as_ptr().wrapping_add(self.start)
     }
 
     /// The length of the mapping in bytes.
@@ -96,9 +162,14 @@ impl Mapping {
         self.len
     }
 
-    /// Always false: the device never maps an empty range.
+    /// Always false: an empty range is refused before anything is mapped.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether the mapping is private (copy-on-write): stores through it stay in this process.
+    pub fn is_private(&self) -> bool {
+        self.private
     }
 
     /// The offset in the device buffer where the mapping starts.
@@ -111,35 +182,46 @@ impl Mapping {
         self.writable
     }
 
-    /// The address of the first mapped byte.
+    /// The address of the first byte of the mapping (of the byte at [`Mapping::offset`] of the
+    /// buffer; the system's mapping starts at the page that holds it).
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.ptr()
     }
 
-    fn check(&self, offset: usize, len: usize) -> Result<(), Error> {
+    fn check(&self, verb: &str, offset: usize, len: usize) -> Result<(), Error> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len => Ok(()),
             _ => Err(Error::out_of_bounds(
-                Path::new("mapping"),
-                offset,
-                len,
-                self.len,
+                &self.path,
+                verb,
+                &format!("a mapping of {}", self.path.display()),
+                Bounds {
+                    offset,
+                    len,
+                    size: self.len,
+                },
+                "mapping",
             )),
         }
     }
 
     /// Copies `buf.len()` bytes from `offset` of the mapping into `buf`.
     ///
+    /// Each aligned word of the mapping (8 bytes on 64-bit targets) is read in one relaxed atomic
+    /// load: a store made at the same time by another thread or process shows whole or not at all
+    /// within such a word, but a copy of several words may see some of them before and some after
+    /// it.
+    ///
     /// # Errors
     ///
-    /// [`ErrorKind::OutOfBounds`] when the range leaves the mapping.
+    /// [`ErrorKind::OutOfBounds`](crate::ErrorKind::OutOfBounds) when the range leaves the mapping.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
-        self.check(offset, buf.len())?;
-        for (i, out) in buf.iter_mut().enumerate() {
-            // SAFETY: `offset + i < len` (checked above), so the address is inside the live,
-            // readable mapping (type invariant); volatile reads tolerate concurrent stores.
-            *out = unsafe { self.ptr.as_ptr().add(offset + i).read_volatile() };
-        }
+        self.check("cannot read", offset, buf.len())?;
+        // SAFETY: `offset..offset + buf.len()` lies inside the range this value shows (checked
+        // above), inside a live, readable mapping of whole pages (type invariant), so every aligned
+        // word that overlaps it is mapped. This crate reaches mapped bytes only through `copy`'s
+        // atomic accesses; other processes and the kernel are outside Rust's memory model.
+        unsafe { copy::read(self.ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -147,7 +229,7 @@ impl Mapping {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::OutOfBounds`] when `offset` is not inside the mapping.
+    /// [`ErrorKind::OutOfBounds`](crate::ErrorKind::OutOfBounds) when `offset` is not inside the mapping.
     pub fn byte(&self, offset: usize) -> Result<u8, Error> {
         let mut b = [0u8];
         self.read(offset, &mut b)?;
@@ -156,25 +238,21 @@ impl Mapping {
 
     /// Copies `buf` into the mapping at `offset`.
     ///
+    /// Each aligned word is written in one relaxed atomic store (a compare-and-exchange
+    /// for the words at the ends that the range covers in part, so that a concurrent store to
+    /// their other bytes is kept).
+    ///
     /// # Errors
     ///
-    /// [`ErrorKind::OutOfBounds`] when the range leaves the mapping, [`ErrorKind::Map`] with
-    /// `EACCES` when the mapping is read-only.
+    /// [`ErrorKind::OutOfBounds`](crate::ErrorKind::OutOfBounds) when the range leaves the mapping, [`ErrorKind::ReadOnly`](crate::ErrorKind::ReadOnly) when
+    /// the mapping is read-only.
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), Error> {
-        self.check(offset, buf.len())?;
+        self.check("cannot write", offset, buf.len())?;
         if !self.writable {
-            return Err(Error::new(
-                ErrorKind::Map,
-                Path::new("mapping"),
-                io::Error::from(rustix::io::Errno::ACCESS),
-            ));
+            return Err(Error::read_only(&self.path));
         }
-        for (i, b) in buf.iter().enumerate() {
-            // SAFETY: `offset + i < len` (checked above), so the address is inside the live,
-            // writable mapping (type invariant, `writable` checked); volatile stores tolerate
-            // concurrent accesses.
-            unsafe { self.ptr.as_ptr().add(offset + i).write_volatile(*b) };
-        }
+        // SAFETY: As in `read`, and the mapping is writable (checked above, type invariant).
+        unsafe { copy::write(self.ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -189,7 +267,7 @@ impl Mapping {
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: The mapping is live and readable for `len` bytes (type invariant); the caller
         // guarantees that the bytes do not change while the slice exists.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
     }
 
     /// Borrows the mapping as a mutable byte slice.
@@ -202,15 +280,46 @@ impl Mapping {
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: The mapping is live for `len` bytes (type invariant); the caller guarantees it
         // is writable and that the access is exclusive while the slice exists.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(self.ptr(), self.len) }
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a mapping this value owns (type invariant); no reference
+        // SAFETY: `base`/`map_len` describe a mapping this value owns (type invariant); no reference
         // into it can outlive `self`, since the slice accessors borrow `self`.
         // An error here cannot be reported from `drop`, and leaves at worst a stale mapping.
-        let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };
+        let _ = unsafe { munmap(self.base.as_ptr().cast(), self.map_len) };
     }
 }
+
+#[cfg(test)]
+impl Mapping {
+    /// A shared anonymous mapping of `len` bytes, standing in for the device in host tests.
+    pub(crate) fn anonymous(len: usize) -> Self {
+        // SAFETY: A new anonymous mapping at an address the kernel chooses aliases no Rust object.
+        let ptr = unsafe {
+            mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+            )
+        }
+        .expect("an anonymous mapping");
+        // INVARIANT: a live shared, writable mapping of `len` bytes.
+        Self {
+            base: NonNull::new(ptr.cast()).expect("mmap returned null"),
+            map_len: len,
+            start: 0,
+            len,
+            offset: 0,
+            writable: true,
+            private: false,
+            path: PathBuf::from("anonymous"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

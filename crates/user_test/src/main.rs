@@ -2,15 +2,19 @@
 
 //! `user_test`: the command-line tool of mydev.
 //!
-//! Exit status: 0 on success, 1 when the device fails, 2 for a usage error (bad arguments, or
-//! an offset or length outside the buffer). Output to a closed pipe is not an error.
+//! Exit status: 0 on success, 1 when the device fails or the output cannot be written, 2 for a
+//! usage error (bad arguments, or an offset or length outside the buffer). Output to a closed
+//! pipe is not an error. Every error is one line on stderr starting with `user_test: `.
 
 mod cli;
+mod hint;
+#[cfg(test)]
+mod man;
 mod output;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use mydev::{Device, ErrorKind};
+use mydev::{Device, MapOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
@@ -41,47 +45,48 @@ impl From<io::Error> for Failure {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // Help and version go to stdout with status 0, usage errors to stderr with 2.
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(e) => return clap_exit(&e),
     };
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(Failure::Output(e)) => {
-            eprintln!("user_test: cannot write output: {e}");
-            ExitCode::from(1)
-        }
+        Err(Failure::Output(e)) => output_failed(&e),
         Err(Failure::Usage(msg)) => {
             eprintln!("user_test: {msg}");
             ExitCode::from(2)
         }
         Err(Failure::Device(e)) => {
-            eprintln!("user_test: {}", describe(&e));
+            let node = hint::Node::inspect(&cli.device);
+            eprintln!("user_test: {}", hint::describe(&e, &node));
             ExitCode::from(1)
         }
     }
 }
 
-/// The error line for a device failure, with advice where there is something to do.
-fn describe(e: &mydev::Error) -> String {
-    let hint = match (
-        e.kind(),
-        e.io_error().map(io::Error::kind),
-        e.raw_os_error(),
-    ) {
-        (ErrorKind::Open, Some(io::ErrorKind::NotFound), _) => {
-            " (is the mmap module loaded? load it with `insmod mmap.ko`)"
-        }
-        (_, Some(io::ErrorKind::PermissionDenied), _) => {
-            " (run as root, or ask for read/write access to the node: see the udev rule in the README)"
-        }
-        (ErrorKind::Ioctl, _, Some(25)) => " (is this a mydev device node?)",
-        _ => "",
-    };
-    format!("{e}{hint}")
+/// Help and version go to stdout with status 0 (1 if they cannot be written); usage errors to
+/// stderr with 2, with the same `user_test: ` prefix as every other error.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        let printed = e.print().and_then(|()| io::stdout().flush());
+        return match printed {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => output_failed(&err),
+        };
+    }
+    let text = e.render().to_string();
+    eprint!(
+        "user_test: {}",
+        text.strip_prefix("error: ").unwrap_or(&text)
+    );
+    ExitCode::from(2)
+}
+
+/// A failed write of the output: an error with status 1, except for a closed pipe.
+fn output_failed(e: &io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("user_test: cannot write the output: {e}");
+    ExitCode::from(1)
 }
 
 fn run(cli: &Cli) -> Result<(), Failure> {
@@ -124,21 +129,31 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             len,
             hex,
         } => {
-            let dev = Device::open(path)?;
+            // Without DATA nothing is stored: a read-only open and a read-only mapping do.
+            let dev = match data {
+                Some(_) => Device::open(path)?,
+                None => Device::open_read_only(path)?,
+            };
             let data = data.as_ref().map(|d| d.as_bytes()).unwrap_or_default();
             check_fits(&dev, *offset, data.len())?;
-            let len = span(&dev, *offset, *len, usize::MAX)?;
-            let map = dev.map()?;
-            map.write(*offset, data)?;
+            let len = span(&dev, *offset, *len, 4096)?;
+            // Map only the bytes that are stored or shown.
             let mut buf = vec![0u8; len];
-            map.read(*offset, &mut buf)?;
+            let touched = len.max(data.len());
+            if touched > 0 {
+                let map = MapOptions::new().offset(*offset).len(touched).map(&dev)?;
+                if !data.is_empty() {
+                    map.write(0, data)?;
+                }
+                map.read(0, &mut buf)?;
+            }
             print_bytes(&buf, *offset, *hex)
         }
         Command::Peek { offset } => {
             let dev = Device::open_read_only(path)?;
             span(&dev, *offset, Some(1), 1)?;
-            let map = dev.map()?;
-            let b = map.byte(*offset)?;
+            let map = dev.map_range(*offset, 1)?;
+            let b = map.byte(0)?;
             let mut out = io::stdout().lock();
             writeln!(out, "{}", output::peek_line(*offset, b))?;
             Ok(())
@@ -161,8 +176,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
-/// The number of bytes to show from `offset`: `len` if given, else `default` capped at the end.
-/// Both must lie inside the buffer.
+/// The number of bytes to show from `offset`: `len` if given (0 is zero bytes, as for every
+/// command), else `default` capped at the end. Both must lie inside the buffer.
 fn span(dev: &Device, offset: usize, len: Option<usize>, default: usize) -> Result<usize, Failure> {
     let size = dev.size();
     if offset >= size {
@@ -175,7 +190,6 @@ fn span(dev: &Device, offset: usize, len: Option<usize>, default: usize) -> Resu
     let room = size - offset;
     match len {
         None => Ok(default.min(room)),
-        Some(0) => Err(Failure::Usage("--len must be at least 1".to_string())),
         Some(n) if n <= room => Ok(n),
         Some(n) => Err(Failure::Usage(format!(
             "{n} bytes from offset {offset} do not fit in the {size}-byte buffer of {} (at most {room})",
@@ -228,10 +242,9 @@ mod tests {
 
     #[test]
     fn numbers_reject_negative_empty_and_overflow() {
-        assert!(
-            parse_number("-1")
-                .unwrap_err()
-                .contains("not a non-negative number")
+        assert_eq!(
+            parse_number("-1").unwrap_err(),
+            "\"-1\" is negative: offsets and lengths count bytes from the start of the buffer"
         );
         assert!(parse_number("").unwrap_err().contains("required"));
         assert!(parse_number("0x").is_err());
@@ -262,7 +275,19 @@ mod tests {
         let cli = Cli::try_parse_from(["user_test", "peek", "--device", "/tmp/x", "0x10"]).unwrap();
         assert!(matches!(cli.command, Command::Peek { offset: 16 }));
         assert_eq!(cli.device.to_str(), Some("/tmp/x"));
-        assert!(Cli::try_parse_from(["user_test", "p", "-1"]).is_err());
+        // A negative number reaches the tool's own parser, not clap's "unexpected argument".
+        for args in [
+            &["user_test", "p", "-1"][..],
+            &["user_test", "r", "--offset", "-1"],
+        ] {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+            assert!(e.to_string().contains("is negative"), "{e}");
+        }
         assert!(Cli::try_parse_from(["user_test", "x"]).is_err());
         assert!(Cli::try_parse_from(["user_test", "w"]).is_err());
     }

@@ -73,29 +73,92 @@ fn bad_numbers_are_usage_errors_without_panics() -> TestResult {
     Ok(())
 }
 
-fn missing_node_is_a_device_error_with_advice() -> TestResult {
+fn a_typo_in_device_gets_no_hint() -> TestResult {
     let (st, _, err) = user_test(&["--device", "/dev/nonexistent", "r"])?;
     check_eq!(st, 1);
-    check!(
-        err.contains("/dev/nonexistent") && err.contains("is the mmap module loaded?"),
-        "stderr: {err}"
+    check_eq!(
+        err,
+        "user_test: cannot open /dev/nonexistent read-only: No such file or directory (os error 2)\n"
     );
     Ok(())
 }
 
-fn permission_denied_for_a_non_root_user() -> TestResult {
-    // As `nobody`, the 0600 root-owned node refuses the open.
+/// The advice for a permission error on a node that only root may open.
+const ROOT_ONLY_HINT: &str = "run as root, or install the package mydev-dkms, whose udev rule \
+                              gives the group mydev access, and join that group";
+
+/// Runs `user_test ARGS` as `user`; returns (status, stdout, stderr).
+fn user_test_as(user: &str, args: &str) -> Result<(i32, String, String), String> {
     let o = Command::new("su")
-        .args(["nobody", "-s", "/bin/sh", "-c", "user_test r"])
+        .args([user, "-s", "/bin/sh", "-c", &format!("user_test {args}")])
         .output()
         .map_err(|e| e.to_string())?;
-    let err = String::from_utf8_lossy(&o.stderr);
-    check_eq!(o.status.code(), Some(1));
-    check!(
-        err.contains("Permission denied") && err.contains("run as root"),
-        "stderr: {err}"
+    Ok((
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    ))
+}
+
+fn permission_denied_for_a_non_root_user() -> TestResult {
+    // As `nobody`, the 0600 root-owned node refuses the open.
+    let (st, _, err) = user_test_as("nobody", "r")?;
+    check_eq!(st, 1);
+    check_eq!(
+        err,
+        format!(
+            "user_test: cannot open /dev/mydev read-only: Permission denied (os error 13); \
+             {ROOT_ONLY_HINT}\n"
+        )
     );
     Ok(())
+}
+
+fn read_only_access_reads_and_maps_but_cannot_write() -> TestResult {
+    reset()?;
+    ok_out(&["w", "readable"])?;
+    let (st, _, err) = sh(&format!("chmod 644 {DEVICE}"));
+    check!(st == 0, "chmod: {err}");
+    let result = (|| {
+        check_eq!(
+            user_test_as("nobody", "r")?,
+            (0, "readable\n".into(), String::new())
+        );
+        // `m` without DATA opens and maps read-only.
+        check_eq!(
+            user_test_as("nobody", "m")?,
+            (0, "readable\n".into(), String::new())
+        );
+        let (st, out, err) = user_test_as("nobody", "w x")?;
+        check_eq!((st, out.as_str()), (1, ""));
+        check_eq!(
+            err,
+            format!(
+                "user_test: cannot open /dev/mydev for reading and writing: Permission denied \
+                 (os error 13); {ROOT_ONLY_HINT}\n"
+            )
+        );
+        Ok(())
+    })();
+    let (st, _, err) = sh(&format!("chmod 600 {DEVICE}"));
+    check!(st == 0, "restoring the node: {err}");
+    result
+}
+
+fn map_shows_at_most_4096_bytes_and_len_0_is_zero_bytes() -> TestResult {
+    with_module("size=65536", || {
+        let out = ok_out(&["m", "--hex"])?;
+        check_eq!(out.lines().count(), 4096 / 16);
+        check_eq!(ok_out(&["r", "--hex"])?.lines().count(), 4096 / 16);
+        check_eq!(ok_out(&["m", "--hex", "--len", "0"])?, "");
+        check_eq!(ok_out(&["r", "--hex", "--len", "0"])?, "");
+        check_eq!(ok_out(&["m", "--len", "0"])?, "\n");
+        check_eq!(ok_out(&["r", "--len", "0"])?, "\n");
+        check_eq!(ok_out(&["w", "--len", "0", "abc"])?, "wrote 0 bytes\n");
+        check_eq!(ok_out(&["m", "--len", "0", "xy"])?, "\n");
+        check_eq!(ok_out(&["r", "--len", "2"])?, "xy\n");
+        Ok(())
+    })
 }
 
 /// Runs `user_test` with raw (possibly non-UTF-8) arguments.
@@ -209,7 +272,7 @@ fn device_option_selects_the_node() -> TestResult {
     check!(out.starts_with("device: /tmp/mydev-link\n"), "{out}");
     let (st, _, err) = user_test(&["--device", "/dev/null", "info"])?;
     check!(
-        st == 1 && err.contains("/dev/null") && err.contains("is this a mydev device node?"),
+        st == 1 && err.contains("/dev/null") && err.contains("is it a mydev device node?"),
         "{st} {err}"
     );
     Ok(())
@@ -272,9 +335,10 @@ fn module_not_loaded_is_reported_with_advice() -> TestResult {
     let (st, _, err) = r?;
     back?;
     check_eq!(st, 1);
-    check!(
-        err.contains("cannot open /dev/mydev") && err.contains("is the mmap module loaded?"),
-        "stderr: {err}"
+    check_eq!(
+        err,
+        "user_test: cannot open /dev/mydev read-only: No such file or directory (os error 2); \
+         is the module loaded? Load it with: sudo modprobe mmap\n"
     );
     Ok(())
 }
@@ -348,13 +412,13 @@ fn udev_rule_gives_group_members_access_and_others_eacces() -> TestResult {
             String::from_utf8_lossy(&member.stdout),
             "wrote 10 bytes\nfrom alice\nfrom alice\n"
         );
-        let other = Command::new("su")
-            .args(["nobody", "-s", "/bin/sh", "-c", "user_test r"])
-            .output()
-            .map_err(|e| e.to_string())?;
-        let err = String::from_utf8_lossy(&other.stderr);
-        check_eq!(other.status.code(), Some(1));
-        check!(err.contains("Permission denied"), "nobody: {err}");
+        let (st, _, err) = user_test_as("nobody", "r")?;
+        check_eq!(st, 1);
+        check_eq!(
+            err,
+            "user_test: cannot open /dev/mydev read-only: Permission denied (os error 13); the \
+             group mydev may use the device: sudo usermod -aG mydev $USER, then log in again\n"
+        );
         Ok(())
     })();
     let (st, _, err) = sh(&format!("chgrp root {DEVICE} && chmod 600 {DEVICE}"));
@@ -405,8 +469,10 @@ fn main() -> ExitCode {
         map_from_one_process_is_read_by_another,
         out_of_range_offset_is_a_usage_error_naming_the_size,
         bad_numbers_are_usage_errors_without_panics,
-        missing_node_is_a_device_error_with_advice,
+        a_typo_in_device_gets_no_hint,
         permission_denied_for_a_non_root_user,
+        read_only_access_reads_and_maps_but_cannot_write,
+        map_shows_at_most_4096_bytes_and_len_0_is_zero_bytes,
         long_forms_are_aliases,
         read_offset_len_and_hex,
         write_offset_and_len,

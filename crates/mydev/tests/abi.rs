@@ -1,10 +1,34 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! The C header `module/mydev.h` must agree with the single definition, `module/uapi.rs`.
+//! The ABI seen from the repository: the crate's `src/uapi.rs` must be the module's
+//! `module/uapi.rs` (the single definition) but for its licence lines, and the C header
+//! `module/mydev.h` must agree with it. These tests read the module's files, so the published
+//! crate leaves them out (`exclude` in Cargo.toml).
 
 use mydev::uapi;
 use std::path::Path;
 use std::process::Command;
+
+/// The first line of the crate's copy that comes from the module's file (the module's line 2).
+const COPIED_FROM_LINE: usize = 4;
+
+#[test]
+fn uapi_rs_is_the_module_definition_but_for_its_licence() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let module = std::fs::read_to_string(crate_dir.join("../../module/uapi.rs")).unwrap();
+    let copy = std::fs::read_to_string(crate_dir.join("src/uapi.rs")).unwrap();
+    let copy_lines: Vec<&str> = copy.lines().collect();
+    assert_eq!(
+        copy_lines[0],
+        "// SPDX-License-Identifier: MIT OR Apache-2.0"
+    );
+    assert!(
+        copy_lines[COPIED_FROM_LINE - 1..] == module.lines().skip(1).collect::<Vec<_>>()[..],
+        "crates/mydev/src/uapi.rs differs from module/uapi.rs: copy the module's file from its \
+         line 2 on after the crate's first {} lines",
+        COPIED_FROM_LINE - 1
+    );
+}
 
 #[test]
 fn c_header_matches_the_rust_definition() {
