@@ -20,6 +20,7 @@
 //! # Ok::<(), mydev::Error>(())
 //! ```
 
+pub mod buffers;
 mod error;
 mod sys;
 
