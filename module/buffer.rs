@@ -39,7 +39,10 @@
 //! kernel uses on memory shared with user space everywhere (the page cache behind a shared file
 //! mapping is the same situation).
 
-use crate::range;
+use crate::{
+    name::NodeName,
+    range, //
+};
 use core::ptr::NonNull;
 use kernel::{
     alloc::{
@@ -188,6 +191,9 @@ pub(crate) struct Buffer {
     /// the compiler sees that no offset inside the buffer can overflow an `i64` or `isize`, and
     /// leaves those checks out of `read` and `write`.
     size: u32,
+    /// The name of the buffer's node under `/dev`, for fdinfo and the kernel log, and the
+    /// string that the node's registration points to (`node.rs`).
+    name: NodeName,
 }
 
 // SAFETY: `Buffer` owns its pages and mapping (no thread affinity), and every access to the bytes
@@ -206,7 +212,7 @@ impl Buffer {
     /// fails the load with `ENOMEM` instead of waking the OOM killer: 7.3's Rust `Flags` has no
     /// `__GFP_RETRY_MAYFAIL`. Memory can still run short between the check and the allocation;
     /// then the allocator's usual rules apply, and what was allocated is freed on failure.
-    pub(crate) fn new(npages: usize, huge: bool) -> Result<Self> {
+    pub(crate) fn new(name: NodeName, npages: usize, huge: bool) -> Result<Self> {
         if npages == 0 {
             return Err(EINVAL);
         }
@@ -232,6 +238,7 @@ impl Buffer {
             pages,
             huge_parts,
             size: size32,
+            name,
         })
     }
 
@@ -240,6 +247,11 @@ impl Buffer {
     pub(crate) fn size(&self) -> usize {
         // Lossless: `usize` has at least 32 bits on every architecture with Rust support.
         self.size as usize
+    }
+
+    /// The name of the buffer's node under `/dev`.
+    pub(crate) fn name(&self) -> &NodeName {
+        &self.name
     }
 
     /// The number of pages of the buffer.

@@ -78,12 +78,13 @@ const FMODE_ATOMIC_POS: bindings::fmode_t = 1 << 15;
 
 /// Options for creating a misc device.
 #[derive(Copy, Clone)]
-pub(crate) struct MiscDeviceOptions {
-    /// The name of the device node, under `/dev`.
-    pub(crate) name: &'static CStr,
+pub(crate) struct MiscDeviceOptions<'a> {
+    /// The name of the device node, under `/dev`. `misc_register()` keeps the pointer (for
+    /// `/proc/misc`), so it must outlive the registration.
+    pub(crate) name: &'a CStr,
 }
 
-impl MiscDeviceOptions {
+impl MiscDeviceOptions<'_> {
     /// Creates a raw `struct miscdevice` ready for registration.
     const fn into_raw<T: MiscDevice>(self) -> bindings::miscdevice {
         let mut result: bindings::miscdevice = pin_init::zeroed();
@@ -116,14 +117,23 @@ unsafe impl<T> Sync for MiscDeviceRegistration<T> {}
 
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// Registers a misc device; its node appears before this returns.
-    pub(crate) fn register(opts: MiscDeviceOptions) -> impl PinInit<Self, Error> {
+    ///
+    /// Unlike 7.3's abstraction, which takes a `&'static` name, the name may be made at run time
+    /// (the nodes of configfs buffers), so keeping it alive is the caller's duty.
+    ///
+    /// # Safety
+    ///
+    /// `opts.name` must stay valid and unchanged until the registration is dropped.
+    pub(crate) unsafe fn register(opts: MiscDeviceOptions<'_>) -> impl PinInit<Self, Error> {
+        let raw = opts.into_raw::<T>();
         try_pin_init!(Self {
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 // SAFETY: The initializer can write to the provided `slot`.
-                unsafe { slot.write(opts.into_raw::<T>()) };
+                unsafe { slot.write(raw) };
 
                 // SAFETY: `slot` holds the options just written. It stays pinned until the value
-                // is dropped, and `PinnedDrop` deregisters it first.
+                // is dropped, and `PinnedDrop` deregisters it first; the name outlives it (the
+                // caller's promise).
                 // INVARIANT: on `Ok(())`, `slot` holds a registered misc device.
                 to_result(unsafe { bindings::misc_register(slot) })
             }),

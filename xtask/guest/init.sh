@@ -29,6 +29,16 @@ report() {
     sleep 10
 }
 
+# The kernel's own modules that mmap.ko needs (configfs on Debian's kernels), then configfs.
+for m in /lib/modules/preload/*.ko; do
+    [ -e "$m" ] || continue
+    if ! insmod "$m"; then
+        echo "mydev-init: insmod $m failed" > $OUT
+        report 125
+    fi
+done
+mount -t configfs configfs /sys/kernel/config 2>/dev/null
+
 echo "mydev-init: $(nproc) CPUs, $(free -m | awk '/Mem:/ {print $2}') MiB; insmod mmap.ko $MYDEV_PARAMS"
 # shellcheck disable=SC2086 # the parameters are separate words on purpose
 if ! insmod $MYDEV_MODULE $MYDEV_PARAMS; then

@@ -139,6 +139,14 @@ fn initramfs(spec: &GuestSpec<'_>) -> Result<Initramfs> {
         .context("busybox-static is a harness dependency")?;
     fs.symlink("bin/sh", "busybox");
     fs.host_file("lib/modules/mmap.ko", spec.module)?;
+    // Loaded by `/init` before `mmap.ko`, in this order (the names sort as the list does).
+    for (i, m) in spec.kernel.preload.iter().enumerate() {
+        let name = m
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("module file name")?;
+        fs.host_file(&format!("lib/modules/preload/{i:02}-{name}"), m)?;
+    }
     fs.host_file("bin/user_test", &spec.tools.user_test)?;
     for (name, bin) in &spec.tools.suites {
         fs.host_file(&format!("opt/mydev/{name}"), bin)?;

@@ -73,6 +73,10 @@ pub struct Kernel {
     /// Where modules for it are built: `None` on the host, or a chroot with the compiler that
     /// built the kernel (a distribution's kernel, see `stock.rs`).
     pub chroot: Option<crate::stock::Chroot>,
+    /// The kernel's own modules that `mmap.ko` needs, uncompressed, which the guest loads
+    /// before it in this order: `configfs.ko` on Debian's kernels (`CONFIGFS_FS=m`); none on
+    /// ours, which build it in.
+    pub preload: Vec<PathBuf>,
 }
 
 impl Kernel {
@@ -192,6 +196,7 @@ pub fn ensure(paths: &Paths, source: &KernelSource, profile: Profile) -> Result<
         settings: settings.iter().map(kconfig::Setting::line).collect(),
         image: dir.join("arch/x86/boot/bzImage"),
         chroot: None,
+        preload: Vec::new(),
     };
     let done = dir.join(".mydev-complete");
 

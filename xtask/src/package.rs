@@ -370,7 +370,7 @@ pub fn chroot_test(
 
     // Boot Debian's image with the module DKMS built and the user_test the package installed.
     let ko = base.join("mmap.ko");
-    let walkthrough = unpack_module(&installed, &ko).and_then(|()| {
+    let walkthrough = crate::stock::unpack_module(&installed, &ko).and_then(|()| {
         let installed_tools = Tools {
             user_test: root.join("usr/bin/user_test"),
             ..tools.clone()
@@ -498,29 +498,6 @@ fn find_module(dir: &Path) -> Result<PathBuf> {
         .map(|n| dir.join(n))
         .find(|p| p.is_file())
         .with_context(|| format!("no mmap.ko in {}", dir.display()))
-}
-
-/// Copies `m` to `ko`, decompressed (busybox's insmod takes a plain `.ko`).
-fn unpack_module(m: &Path, ko: &Path) -> Result<()> {
-    let tool = match m.extension().and_then(|e| e.to_str()) {
-        Some("xz") => "xz",
-        Some("zst") => "zstd",
-        Some("gz") => "gzip",
-        _ => {
-            std::fs::copy(m, ko)?;
-            return Ok(());
-        }
-    };
-    let out = Command::new(tool).args(["-d", "-c"]).arg(m).output()?;
-    if !out.status.success() {
-        bail!(
-            "{tool} -d {}: {}",
-            m.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    std::fs::write(ko, out.stdout)?;
-    Ok(())
 }
 
 /// The walkthrough's output must show each step's effect.
