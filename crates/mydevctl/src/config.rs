@@ -125,6 +125,29 @@ mod tests {
         }
     }
 
+    /// `/etc/mydev/buffers.conf` as the package ships it: nothing, and its examples once
+    /// uncommented.
+    #[test]
+    fn the_shipped_example_creates_nothing_and_its_examples_parse() {
+        let text = include_str!("../../../packaging/buffers.conf");
+        assert_eq!(parse(text, 4096), Ok(vec![]));
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                l.strip_prefix('#')
+                    .filter(|r| !r.starts_with([' ', '\t']))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let names: Vec<String> = parse(&uncommented, 4096)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["cam0", "cam1", "scratch"]);
+    }
+
     #[test]
     fn a_name_of_32_characters_is_accepted() {
         let name = "n".repeat(32);
