@@ -9,13 +9,12 @@
 //! and mappings keep their buffer (`node.rs`). While a directory exists configfs holds a
 //! reference to this module, so `rmmod` is refused.
 //!
-//! The subsystem's own data is empty, and `make_group` does not look at it: on 7.2,
-//! `kernel::configfs` hands `make_group` of a subsystem's root a pointer computed as if the root
-//! were a child group (`get_group_data()` tests `cg_subsys` for NULL, which it never is), so the
-//! count of buffers is a static instead.
+//! The subsystem's root is the module's own configfs layer (`configfs.rs`, which says why); each
+//! buffer directory is a `kernel::configfs` group.
 
 use crate::{
     buffer::Buffer,
+    configfs::SubsystemOps,
     fops::Mydev,
     name::NodeName,
     node::Node,
@@ -90,29 +89,14 @@ impl Drop for Slot {
     }
 }
 
-/// The data of the subsystem's root, `/sys/kernel/config/mydev`: none.
-#[pin_data]
-pub(crate) struct Buffers {}
+/// The subsystem `mydev`: `/sys/kernel/config/mydev`, whose directories are buffers.
+pub(crate) struct Buffers;
 
-/// The configfs subsystem `mydev`, registered when the returned initializer runs.
-pub(crate) fn subsystem() -> impl PinInit<configfs::Subsystem<Buffers>, Error> {
-    let item_type = configfs_attrs! {
-        container: configfs::Subsystem<Buffers>,
-        data: Buffers,
-        child: BufferConfig,
-        attributes: [],
-    };
-    configfs::Subsystem::new(c"mydev", item_type, try_pin_init!(Buffers {}))
-}
-
-#[vtable]
-impl configfs::GroupOperations for Buffers {
+impl SubsystemOps for Buffers {
     type Child = BufferConfig;
+    const NAME: &'static CStr = c"mydev";
 
-    fn make_group(
-        &self,
-        name: &CStr,
-    ) -> Result<impl PinInit<configfs::Group<BufferConfig>, Error>> {
+    fn make_group(name: &CStr) -> Result<impl PinInit<configfs::Group<BufferConfig>, Error>> {
         let node_name = NodeName::for_buffer(name.to_bytes())?;
         let slot = Slot::take()?;
         let item_type = configfs_attrs! {
@@ -127,7 +111,7 @@ impl configfs::GroupOperations for Buffers {
             ],
         };
         let dir_name: CString = name.try_into()?;
-        // If configfs fails after this, dropping the initializer gives the slot back.
+        // If a later step fails, dropping the initializer gives the slot back.
         Ok(configfs::Group::new(
             dir_name,
             item_type,

@@ -24,7 +24,6 @@
 //! module, and a mapping holds its file).
 
 use kernel::{
-    configfs,
     page::PAGE_SIZE,
     prelude::*,
     sync::Arc, //
@@ -32,6 +31,7 @@ use kernel::{
 
 mod buffer;
 mod buffers;
+mod configfs;
 mod fops;
 mod miscdev;
 mod name;
@@ -110,7 +110,7 @@ impl kernel::InPlaceModule for MydevModule {
 
         try_pin_init!(Self {
             node <- Node::new(buffer?),
-            buffers <- buffers::subsystem(),
+            buffers <- configfs::Subsystem::register(),
         })
         .pin_chain(|this| {
             this.node.announce();

@@ -31,6 +31,7 @@ pub struct Tools {
 pub const SUITES: &[&str] = &[
     "module-tests",
     "mm-tests",
+    "buffers",
     "library-tests",
     "tool-tests",
     "fuzz",

@@ -8,6 +8,7 @@
 //! plan, then `ok N - name`, `not ok N - name` (with the child's output as `#` lines), or
 //! `ok N - name # SKIP reason`.
 
+pub mod cfs;
 pub mod inject;
 pub mod race;
 pub mod sys;

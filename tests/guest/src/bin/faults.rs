@@ -9,11 +9,13 @@
 //! The injections run between `mydev-fault-injection: begin`/`end` lines in the kernel log
 //! ([`guest_tests::inject::Setup`]).
 
+use guest_tests::cfs;
 use guest_tests::inject::{FailNth, Setup};
 use guest_tests::sys::*;
 use guest_tests::{TestResult, check};
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::process::ExitCode;
 
 /// The most failure points one call may have before the test gives up on reaching its end.
@@ -458,6 +460,127 @@ fn every_failure_point_of_mmap_fails_it_cleanly() -> TestResult {
     })
 }
 
+/// Fails the Nth failure point of `mkdir` of a buffer directory, for every N: each failed
+/// `mkdir` fails with `ENOMEM` (or `EFAULT`) and leaves no directory; then the 256 places are all
+/// still there (no failed `mkdir` kept one).
+fn mkdir_points(nth: &mut FailNth) -> Result<(usize, usize, usize), String> {
+    let (mut failed, mut tolerated) = (0, 0);
+    for n in 1..=MAX_POINTS {
+        nth.arm(n)?;
+        let r = cfs::mkdir("fi");
+        let injected = nth.injected()?;
+        let what = format!("mkdir, failure point {n}");
+        match (injected, r) {
+            (false, Ok(())) => {
+                cfs::rmdir("fi").map_err(|e| format!("{what}: rmdir: {e}"))?;
+                for i in 0..256 {
+                    cfs::mkdir(&format!("p{i}"))
+                        .map_err(|e| format!("after the injections, mkdir p{i}: {e}"))?;
+                }
+                cfs::remove_all()?;
+                return Ok((n, failed, tolerated));
+            }
+            (false, Err(e)) => return Err(format!("{what}: no failure injected, yet {e}")),
+            (true, Ok(())) => {
+                tolerated += 1;
+                check!(cfs::get("fi", "live")? == "0", "{what}: live is not 0");
+                cfs::rmdir("fi").map_err(|e| format!("{what}: rmdir: {e}"))?;
+            }
+            (true, Err(e)) => {
+                failed += 1;
+                check!(
+                    matches!(e.raw_os_error(), Some(libc::ENOMEM) | Some(libc::EFAULT)),
+                    "{what}: failed with {e}, not ENOMEM or EFAULT"
+                );
+                check!(
+                    !std::path::Path::new(&cfs::dir("fi")).exists(),
+                    "{what}: the directory was left behind"
+                );
+            }
+        }
+    }
+    Err(format!("mkdir: more than {MAX_POINTS} failure points"))
+}
+
+/// Checks that live buffer `fi` has `size` zeroed bytes, then dirties them and takes it down.
+fn check_live_zeroed_then_down(size: usize, what: &str) -> TestResult {
+    let fd = open(&cfs::node("fi"), libc::O_RDWR).map_err(|e| format!("{what}: open: {e}"))?;
+    let mut b = vec![0xffu8; size];
+    check!(
+        pread(&fd, &mut b, 0).map_err(|e| e.to_string())? == size,
+        "{what}: short read"
+    );
+    check!(b.iter().all(|&x| x == 0), "{what}: not zeroed");
+    pwrite(&fd, &pattern(size, 5), 0).map_err(|e| e.to_string())?;
+    cfs::set("fi", "live", "0").map_err(|e| format!("{what}: live 0: {e}"))
+}
+
+/// Fails the Nth failure point of `live` = 1 of a 4 MiB buffer (two 2 MiB parts), for every N:
+/// each failed write fails with `ENOMEM` (or `EFAULT`), `live` reads 0 and no node is left; a
+/// failure the module copes with (a part falls back to 4 KiB pages) still gives a whole zeroed
+/// buffer; the next try works and is zeroed.
+fn live_points(nth: &mut FailNth) -> Result<(usize, usize, usize), String> {
+    const SIZE: usize = 4 << 20;
+    cfs::mkdir("fi").map_err(|e| format!("mkdir: {e}"))?;
+    cfs::set("fi", "size", &SIZE.to_string()).map_err(|e| format!("size: {e}"))?;
+    let live = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("{}/live", cfs::dir("fi")))
+        .map_err(|e| format!("open live: {e}"))?;
+    let (mut failed, mut tolerated) = (0, 0);
+    for n in 1..=MAX_POINTS {
+        nth.arm(n)?;
+        let r = live.write_at(b"1", 0);
+        let injected = nth.injected()?;
+        let what = format!("live = 1, failure point {n}");
+        match (injected, r) {
+            (false, Ok(_)) => {
+                check_live_zeroed_then_down(SIZE, &what)?;
+                return Ok((n, failed, tolerated));
+            }
+            (false, Err(e)) => return Err(format!("{what}: no failure injected, yet {e}")),
+            (true, Ok(_)) => {
+                tolerated += 1;
+                check_live_zeroed_then_down(SIZE, &what)?;
+            }
+            (true, Err(e)) => {
+                failed += 1;
+                check!(
+                    matches!(e.raw_os_error(), Some(libc::ENOMEM) | Some(libc::EFAULT)),
+                    "{what}: failed with {e}, not ENOMEM or EFAULT"
+                );
+                check!(cfs::get("fi", "live")? == "0", "{what}: live is not 0");
+                check!(
+                    !std::path::Path::new(&cfs::node("fi")).exists(),
+                    "{what}: a node was left behind"
+                );
+                cfs::set("fi", "live", "1").map_err(|e| format!("{what}: the next try: {e}"))?;
+                check_live_zeroed_then_down(SIZE, &format!("{what}, next try"))?;
+            }
+        }
+    }
+    Err(format!("live: more than {MAX_POINTS} failure points"))
+}
+
+fn every_failure_point_of_mkdir_and_live_fails_them_cleanly() -> TestResult {
+    cfs::scoped(|| {
+        let _setup = Setup::new(false)?;
+        let mut nth = FailNth::open()?;
+        let (end, failed, tolerated) = mkdir_points(&mut nth)?;
+        println!(
+            "# mkdir: {} failure points: {failed} failed it cleanly, {tolerated} were coped with",
+            end - 1
+        );
+        let (end, failed, tolerated) = live_points(&mut nth)?;
+        println!(
+            "# live = 1 (4 MiB): {} failure points: {failed} failed it cleanly, \
+             {tolerated} were coped with",
+            end - 1
+        );
+        Ok(())
+    })
+}
+
 fn main() -> ExitCode {
     guest_tests::main(&[
         guest_tests::Test {
@@ -475,6 +598,10 @@ fn main() -> ExitCode {
         guest_tests::Test {
             name: "every_failure_point_of_a_private_copy_fails_it_cleanly",
             run: every_failure_point_of_a_private_copy_fails_it_cleanly,
+        },
+        guest_tests::Test {
+            name: "every_failure_point_of_mkdir_and_live_fails_them_cleanly",
+            run: every_failure_point_of_mkdir_and_live_fails_them_cleanly,
         },
     ])
 }
