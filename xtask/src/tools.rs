@@ -34,6 +34,7 @@ pub const SUITES: &[&str] = &[
     "buffers",
     "library-tests",
     "tool-tests",
+    "buffer-tools",
     "fuzz",
     "concurrent",
     "stress",

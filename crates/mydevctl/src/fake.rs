@@ -26,11 +26,12 @@ impl Tree {
         Self { base, root }
     }
 
-    /// A buffer directory with the attributes configfs would show (one part per 2 MiB).
+    /// A buffer directory with the attributes configfs would show (`parts`: the whole 2 MiB
+    /// parts, all huge when `huge`).
     pub fn buffer(&self, name: &str, size: u64, huge: bool, live: bool) {
         let dir = self.root.join(name);
         std::fs::create_dir(&dir).unwrap();
-        let parts = if live { size.div_ceil(2 << 20) } else { 0 };
+        let parts = if live { size / (2 << 20) } else { 0 };
         let huge_parts = if live && huge { size / (2 << 20) } else { 0 };
         for (attr, v) in [
             ("size", size),
