@@ -71,20 +71,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Buffers(e)) => {
-            eprintln!("mydevctl: {}", describe(&e));
+            eprintln!("mydevctl: {}", describe(&e, &cli.command));
             ExitCode::from(1)
         }
     }
 }
 
-/// The error line of a configfs failure, with the tool's own advice where it has some.
-fn describe(e: &buffers::Error) -> String {
-    let name = e.path().file_name().and_then(|n| n.to_str()).unwrap_or("");
-    match e.cause() {
-        Cause::NotFound if e.path().parent().is_some_and(|p| p.ends_with("mydev")) => {
+/// The error line of a configfs failure during `command`, with the tool's own advice where it
+/// has some.
+fn describe(e: &buffers::Error, command: &Command) -> String {
+    match (e.cause(), command) {
+        (Cause::NotFound, Command::Remove { name }) => {
             format!("{e} (there is no buffer {name}; `mydevctl list` shows them)")
         }
-        Cause::Exists => format!("{e} (`mydevctl remove {name}` first, or choose another name)"),
         _ => e.to_string(),
     }
 }

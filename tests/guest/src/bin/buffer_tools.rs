@@ -316,7 +316,7 @@ fn tool_errors_say_what_to_do() -> TestResult {
         refused(
             &["create", "twice", "4K"],
             1,
-            "`mydevctl remove twice` first",
+            "a buffer of this name exists: remove it first",
         )?;
         let (st, _, err) = mydevctl(&["create", "toolarge", "2G"])?;
         check!(
