@@ -123,7 +123,7 @@ impl Error {
                  (it brings configfs), then `mount -t configfs none {parent}`"
             ),
             Cause::PermissionDenied => {
-                "buffers are created and removed by root: run as root".into()
+                "configfs and the buffers' attributes belong to root: run as root".into()
             }
             Cause::Exists => "a buffer of this name exists: remove it first".into(),
             Cause::InvalidSize => format!(
