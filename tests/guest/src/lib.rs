@@ -9,6 +9,7 @@
 //! `ok N - name # SKIP reason`.
 
 pub mod cfs;
+pub mod churn;
 pub mod inject;
 pub mod race;
 pub mod sys;

@@ -3,8 +3,9 @@
 //! The concurrent model checker: several processes work on one device at once, each checking
 //! what it sees against what it knows.
 //!
-//! The buffer is cut into one slice per process and a shared slice after them. Each process
-//! owns its slice: it writes it with `write`, `pwrite` and stores through shared mappings, reads
+//! Each process owns a slice: the odd ones a configfs buffer of their own (`/dev/mydev-wN`, one
+//! slice long), the even ones a slice of `/dev/mydev`, which also holds a shared slice after
+//! theirs. Each process writes it with `write`, `pwrite` and stores through shared mappings, reads
 //! it back with `read`, `pread` and loads through its mappings (shared and private), and keeps a
 //! model of it that every read must match byte for byte, as must every live mapping over the
 //! range an operation touched (and the whole slice every 256 operations and at the end). Its
@@ -19,7 +20,8 @@
 //! byte read there must be 0 (the zeroed buffer) or have its bit set: no invented values, and no
 //! bytes from a slice (slices hold bytes below 0x80, the shared slice only bytes from 0x80 up).
 //!
-//! Beside them, one more process races page faults over the THP policy (`guest_tests::race`):
+//! Beside them, a churner (`guest_tests::churn`) makes, takes down and removes spare buffers
+//! while one of its threads opens, maps and writes them; and one more process races page faults over the THP policy (`guest_tests::race`):
 //! it maps a 2 MiB part of the buffer after the slices again and again, two of its threads store
 //! into it at once while a third flips `prctl(PR_SET_THP_DISABLE)`, so that the module's PMD and
 //! 4 KiB fault handlers race while the workers map, unmap, fork and copy around them; it stops
@@ -32,6 +34,7 @@
 
 use guest_tests::sys::{self, PAGE};
 use guest_tests::{Rng, arg};
+use guest_tests::{cfs, churn};
 use mydev::uapi::MYDEV_IOC_GET_SIZE;
 use std::collections::BTreeMap;
 use std::io;
@@ -152,8 +155,12 @@ impl Mapping {
 
 /// One process: its slice, model, files and mappings.
 struct Worker<'a> {
-    /// Offset of the slice in the buffer.
+    /// Offset of the slice in its buffer (`fd`'s).
     base: usize,
+    /// The size of that buffer.
+    dev_size: u64,
+    /// `/dev/mydev`, which holds the shared slice.
+    shared: OwnedFd,
     model: Vec<u8>,
     fd: OwnedFd,
     ro: OwnedFd,
@@ -209,12 +216,17 @@ fn map(fd: &OwnedFd, len: usize, off: usize, private: bool, writable: bool) -> i
 
 impl<'a> Worker<'a> {
     fn new(id: usize, procs: usize, seed: u64, written: &'a Written) -> Result<Self, String> {
-        let fd = sys::open_rw().map_err(|e| format!("open: {e}"))?;
-        let ro = sys::open_ro().map_err(|e| format!("open read-only: {e}"))?;
-        let shared_map = map(&fd, SHARED, procs * SLICE, false, true)
+        let (path, base, dev_size) = slice_home(id, procs);
+        let fd = sys::open(&path, libc::O_RDWR).map_err(|e| format!("open {path}: {e}"))?;
+        let ro =
+            sys::open(&path, libc::O_RDONLY).map_err(|e| format!("open {path} read-only: {e}"))?;
+        let shared = sys::open_rw().map_err(|e| format!("open: {e}"))?;
+        let shared_map = map(&shared, SHARED, procs * SLICE, false, true)
             .map_err(|e| format!("mmap of the shared slice: {e}"))?;
         Ok(Self {
-            base: id * SLICE,
+            base,
+            dev_size,
+            shared,
             model: vec![0; SLICE],
             fd,
             ro,
@@ -296,7 +308,7 @@ impl<'a> Worker<'a> {
     /// Every byte of the shared slice through `pread` and this process's mapping of it.
     fn verify_shared(&mut self, start: usize, end: usize, procs: usize) -> Result<(), String> {
         let mut buf = vec![0u8; end - start];
-        let n = sys::pread(&self.ro, &mut buf, (procs * SLICE + start) as i64)
+        let n = sys::pread(&self.shared, &mut buf, (procs * SLICE + start) as i64)
             .map_err(|e| format!("shared pread: {e}"))?;
         if n != buf.len() {
             return Err(format!("shared pread of {start}..{end}: {n} bytes"));
@@ -436,7 +448,7 @@ impl<'a> Worker<'a> {
                 for (k, &v) in bytes.iter().enumerate() {
                     self.written.put(off + k, v);
                 }
-                let n = sys::pwrite(&self.fd, &bytes, (procs * SLICE + off) as i64)
+                let n = sys::pwrite(&self.shared, &bytes, (procs * SLICE + off) as i64)
                     .map_err(|e| format!("shared pwrite: {e}"))?;
                 if n != len {
                     return Err(format!("shared pwrite of {len}: {n} bytes"));
@@ -464,7 +476,7 @@ impl<'a> Worker<'a> {
                 // Remap the shared slice, racing with the others' faults on it.
                 // SAFETY: the mapping of the shared slice is this process's own.
                 unsafe { libc::munmap(self.shared_map as *mut libc::c_void, SHARED) };
-                self.shared_map = map(&self.fd, SHARED, procs * SLICE, false, true)
+                self.shared_map = map(&self.shared, SHARED, procs * SLICE, false, true)
                     .map_err(|e| format!("mmap of the shared slice: {e}"))?;
                 self.count("shared remap");
                 Ok((0, 0))
@@ -473,7 +485,7 @@ impl<'a> Worker<'a> {
                 let mut size: u64 = 0;
                 sys::ioctl(&self.ro, MYDEV_IOC_GET_SIZE, &mut size as *mut u64 as usize)
                     .map_err(|e| format!("GET_SIZE: {e}"))?;
-                if size != (race_offset(procs) + sys::PART) as u64 {
+                if size != self.dev_size {
                     return Err(format!("GET_SIZE gave {size}"));
                 }
                 self.count("ioctl");
@@ -755,6 +767,21 @@ fn shared_flag() -> Result<&'static std::sync::atomic::AtomicBool, String> {
     Ok(unsafe { &*(p as *const std::sync::atomic::AtomicBool) })
 }
 
+/// The buffer of process `id`'s slice: odd processes have a configfs buffer of their own, of one
+/// slice (`run` makes them); even ones a slice of `/dev/mydev`. Returns its node, the slice's
+/// offset and the buffer's size.
+fn slice_home(id: usize, procs: usize) -> (String, usize, u64) {
+    if id % 2 == 1 {
+        (cfs::node(&format!("w{id}")), 0, SLICE as u64)
+    } else {
+        (
+            sys::DEVICE.to_string(),
+            id * SLICE,
+            (race_offset(procs) + sys::PART) as u64,
+        )
+    }
+}
+
 /// Where the racer's 2 MiB part starts: the first 2 MiB boundary after the slices.
 fn race_offset(procs: usize) -> usize {
     (procs * SLICE + SHARED).next_multiple_of(sys::PART)
@@ -799,11 +826,44 @@ fn spawn_racer(
     Ok(Some(pid))
 }
 
+/// Forks the churner (`guest_tests::churn`), which makes and removes spare buffers while the
+/// others work, until `stop` is set.
+fn spawn_churner(seed: u64, stop: &'static std::sync::atomic::AtomicBool) -> Result<i32, String> {
+    // SAFETY: the suite is single-threaded here; the child runs the churner and `_exit`s.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(os_err("fork"));
+    }
+    if pid == 0 {
+        let code = match churn::run(seed, stop) {
+            Ok(c) => {
+                println!(
+                    "concurrent: churner: {} buffers made live, {} taken down, {} removed; \
+                     {} opens used a buffer, {} found no node",
+                    c.made, c.downed, c.removed, c.opened, c.missed
+                );
+                0
+            }
+            Err(e) => {
+                println!("# churner: {e}");
+                1
+            }
+        };
+        // SAFETY: end the churner without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(pid)
+}
+
 /// Forks the processes, waits for them all; every one must have passed.
 fn run(procs: usize, seed: u64, ops: u64, seconds: u64) -> Result<(), String> {
+    for id in (1..procs).step_by(2) {
+        cfs::create(&format!("w{id}"), SLICE, false)?;
+    }
     let written = Written::new()?;
     let stop = shared_flag()?;
     let racer = spawn_racer(procs, stop)?;
+    let churner = spawn_churner(seed, stop)?;
     let mut pids = Vec::new();
     let start = Instant::now();
     for id in 0..procs {
@@ -840,14 +900,15 @@ fn run(procs: usize, seed: u64, ops: u64, seconds: u64) -> Result<(), String> {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    if let Some(pid) = racer {
+    for (who, pid) in [("the racer", racer), ("the churner", Some(churner))] {
+        let Some(pid) = pid else { continue };
         let mut status = 0;
-        // SAFETY: reaping the racer forked above.
+        // SAFETY: reaping a process forked above.
         if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
             return Err(os_err("waitpid"));
         }
         if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-            failed.push(format!("the racer (status {status:#x})"));
+            failed.push(format!("{who} (status {status:#x})"));
         }
     }
     println!(
@@ -871,7 +932,9 @@ fn main() -> ExitCode {
     println!("1..1");
     // The slices, then the racer's 2 MiB part on a 2 MiB boundary.
     let size = race_offset(procs) + sys::PART;
-    let result = sys::with_module(&format!("size={size}"), || run(procs, seed, ops, seconds));
+    let result = sys::with_module(&format!("size={size}"), || {
+        cfs::scoped(|| run(procs, seed, ops, seconds))
+    });
     match result {
         Ok(()) => {
             println!("ok 1 - concurrent_processes_match_their_models");

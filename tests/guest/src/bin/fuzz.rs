@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A model-based fuzzer for `/dev/mydev`.
+//! A model-based fuzzer for `/dev/mydev` and configfs buffers.
 //!
-//! It drives the device with random operations (opens in every mode, closes, `read`, `write`,
+//! It drives three buffers at once, each with a model of its own (a "world"): `/dev/mydev` and
+//! two configfs buffers, `/dev/mydev-fz1` and `/dev/mydev-fz2`. Now and then one of the configfs
+//! buffers is replaced while in use (`live` 0 then 1, or `rmdir` and a new directory of the same
+//! name): its world is retired with its files and mappings, whose operations go on and must
+//! still match the old model, and a new world, which must start zeroed, takes the node.
+//!
+//! It drives each device with random operations (opens in every mode, closes, `read`, `write`,
 //! `pread`, `pwrite`, `lseek` with every `whence` and absurd offsets, `mmap` shared and private
 //! with random and absurd ranges, protections and flags, loads and stores through live mappings,
 //! whole and partial `munmap`, `mremap`, `mprotect`, `madvise`, `fork` with the child storing
@@ -24,6 +30,7 @@
 //! follows on a buffer of 1539 pages. Prints a line `fuzz: N operations, …` per run and TAP with
 //! a result per run.
 
+use guest_tests::cfs;
 use guest_tests::inject::{self, FailNth};
 use guest_tests::sys::{self, PAGE};
 use guest_tests::{Rng, arg};
@@ -347,6 +354,11 @@ impl Mapping {
 
 /// The device, the model, and what has been seen.
 struct World {
+    /// The node this world opens.
+    device: String,
+    /// A world whose node now names another buffer (see [`Fleet`]): it opens nothing more, and
+    /// goes on with the files and mappings it has.
+    retired: bool,
     model: Vec<u8>,
     fds: Vec<Fd>,
     maps: Vec<Mapping>,
@@ -407,10 +419,17 @@ fn expect<T: PartialEq + std::fmt::Debug>(
 }
 
 impl World {
-    fn new() -> Result<Self, String> {
-        let checker = sys::open_rw().map_err(|e| format!("open: {e}"))?;
-        sys::ioctl(&checker, MYDEV_IOC_CLEAR, 0).map_err(|e| format!("clear: {e}"))?;
+    /// A world on `device`: cleared first with `clear` (a buffer that earlier runs used), else
+    /// expected to be zeroed already (a new one); with fault injection if `inject` and the kernel
+    /// has it.
+    fn new(device: &str, clear: bool, inject: bool) -> Result<Self, String> {
+        let checker = sys::open(device, libc::O_RDWR).map_err(|e| format!("open {device}: {e}"))?;
+        if clear {
+            sys::ioctl(&checker, MYDEV_IOC_CLEAR, 0).map_err(|e| format!("clear: {e}"))?;
+        }
         Ok(Self {
+            device: device.to_string(),
+            retired: false,
             model: vec![0; size()],
             fds: Vec::new(),
             maps: Vec::new(),
@@ -421,7 +440,7 @@ impl World {
             seeks: 0,
             private_maps: 0,
             private_copies: 0,
-            nth: if inject::available() {
+            nth: if inject && inject::available() {
                 inject::set_knobs()?;
                 Some(FailNth::open()?)
             } else {
@@ -551,11 +570,11 @@ impl World {
     fn apply(&mut self, op: &Op) -> Result<(usize, usize), String> {
         match *op {
             Op::Open(mode) => {
-                if self.fds.len() >= MAX_FDS {
+                if self.fds.len() >= MAX_FDS || self.retired {
                     return Ok((0, 0));
                 }
-                let fd =
-                    sys::open(sys::DEVICE, mode).map_err(|e| format!("open mode {mode}: {e}"))?;
+                let fd = sys::open(&self.device, mode)
+                    .map_err(|e| format!("open {} mode {mode}: {e}", self.device))?;
                 self.fds.push(Fd { fd, mode, pos: 0 });
                 Ok((0, 0))
             }
@@ -1051,13 +1070,164 @@ impl World {
     }
 }
 
+/// The buffers the fuzzer drives at once, each with a world of its own: `/dev/mydev` (`""`) and
+/// two configfs buffers of the same size.
+const BUFFERS: [&str; 3] = ["", "fz1", "fz2"];
+
+/// The most removed buffers kept open or mapped at once; the oldest is let go after.
+const MAX_RETIRED: usize = 3;
+
+/// The node of `BUFFERS[k]`.
+fn device(k: usize) -> String {
+    match BUFFERS[k] {
+        "" => sys::DEVICE.to_string(),
+        name => cfs::node(name),
+    }
+}
+
+/// One step of a run: an operation on a world, or a configfs buffer replaced while in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// `Op` on world `w`, taken modulo the number of worlds when it runs (the live ones, then
+    /// the retired ones), so that any subsequence of a run is still valid.
+    On(usize, Op),
+    /// Configfs buffer `1 + k % 2` is replaced by a new one, by `live` 0 then 1, or (`rmdir`)
+    /// by `rmdir`, `mkdir` and `live` 1. Its world is retired with its files and mappings, which
+    /// keep the old buffer; a new, zeroed world takes the node.
+    Renew { k: usize, rmdir: bool },
+}
+
+fn gen_step(r: &mut Rng) -> Step {
+    if r.chance(1) {
+        Step::Renew {
+            k: r.below(2),
+            rmdir: r.chance(50),
+        }
+    } else {
+        Step::On(r.below(8), gen_op(r))
+    }
+}
+
+/// Every world: `live[k]` drives `BUFFERS[k]`; `retired` the removed buffers still in use.
+struct Fleet {
+    live: Vec<World>,
+    retired: Vec<World>,
+    renews: u64,
+    most_retired: usize,
+}
+
+impl Fleet {
+    /// Fresh configfs buffers and a world per buffer, the first with fault injection.
+    fn new() -> Result<Self, String> {
+        cfs::remove_all()?;
+        for name in &BUFFERS[1..] {
+            cfs::create(name, size(), true)?;
+        }
+        let live = (0..BUFFERS.len())
+            .map(|k| World::new(&device(k), k == 0, k == 0))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            live,
+            retired: Vec::new(),
+            renews: 0,
+            most_retired: 0,
+        })
+    }
+
+    fn world(&mut self, w: usize) -> &mut World {
+        let k = w % (self.live.len() + self.retired.len());
+        if k < self.live.len() {
+            &mut self.live[k]
+        } else {
+            &mut self.retired[k - self.live.len()]
+        }
+    }
+
+    /// Runs one step and checks the range it touched (the whole of both worlds of a renewal).
+    fn step(&mut self, step: &Step) -> Result<(), String> {
+        match step {
+            Step::On(w, op) => {
+                let world = self.world(*w);
+                let (a, b) = world.apply(op)?;
+                world.verify(a, b)?;
+            }
+            Step::Renew { k, rmdir } => {
+                let k = 1 + k % (BUFFERS.len() - 1);
+                let name = BUFFERS[k];
+                cfs::set(name, "live", "0").map_err(|e| format!("{name}/live 0: {e}"))?;
+                if *rmdir {
+                    cfs::rmdir(name).map_err(|e| format!("rmdir {name}: {e}"))?;
+                    cfs::create(name, size(), true)?;
+                } else {
+                    cfs::set(name, "live", "1").map_err(|e| format!("{name}/live 1: {e}"))?;
+                }
+                let fresh = World::new(&device(k), false, false)?;
+                let mut old = std::mem::replace(&mut self.live[k], fresh);
+                old.retired = true;
+                old.verify(0, size())
+                    .map_err(|e| format!("removed {name}: {e}"))?;
+                self.live[k]
+                    .verify(0, size())
+                    .map_err(|e| format!("new {name}: {e}"))?;
+                self.retired.push(old);
+                self.renews += 1;
+            }
+        }
+        // A removed buffer that nothing uses any more is gone; so is the oldest beyond the cap.
+        let (used, unused): (Vec<World>, Vec<World>) = std::mem::take(&mut self.retired)
+            .into_iter()
+            .partition(|w| !w.fds.is_empty() || !w.maps.is_empty());
+        self.retired = used;
+        for w in unused {
+            self.absorb(w);
+        }
+        while self.retired.len() > MAX_RETIRED {
+            let w = self.retired.remove(0);
+            self.absorb(w);
+        }
+        self.most_retired = self.most_retired.max(self.retired.len());
+        Ok(())
+    }
+
+    /// Checks every byte of every world.
+    fn verify_all(&mut self) -> Result<(), String> {
+        for w in self.live.iter_mut().chain(self.retired.iter_mut()) {
+            w.verify(0, size())
+                .map_err(|e| format!("{}: {e}", w.device))?;
+        }
+        Ok(())
+    }
+
+    /// Folds the figures of `w` into the first world's, and lets `w` go.
+    fn absorb(&mut self, mut w: World) {
+        w.teardown();
+        let first = &mut self.live[0];
+        first.error_paths.extend(w.error_paths.iter().copied());
+        first.forks += w.forks;
+        first.seeks += w.seeks;
+        first.private_maps += w.private_maps;
+        first.private_copies += w.private_copies;
+        first.bytes_checked += w.bytes_checked;
+    }
+
+    /// Unmaps everything and returns the first world, holding every world's figures.
+    fn teardown(mut self) -> World {
+        let others: Vec<World> = self.live.drain(1..).chain(self.retired.drain(..)).collect();
+        for w in others {
+            self.absorb(w);
+        }
+        let mut first = self.live.remove(0);
+        first.teardown();
+        first
+    }
+}
+
 /// Runs `ops` from a fresh state; returns the index and description of the first mismatch.
-fn replay(ops: &[Op]) -> Result<Option<(usize, String)>, String> {
-    let mut w = World::new()?;
+fn replay(ops: &[Step]) -> Result<Option<(usize, String)>, String> {
+    let mut w = Fleet::new()?;
     let mut found = None;
     for (k, op) in ops.iter().enumerate() {
-        let r = w.apply(op).and_then(|(a, b)| w.verify(a, b));
-        if let Err(e) = r.and_then(|()| w.verify(0, size())) {
+        if let Err(e) = w.step(op).and_then(|()| w.verify_all()) {
             found = Some((k, e));
             break;
         }
@@ -1067,7 +1237,7 @@ fn replay(ops: &[Op]) -> Result<Option<(usize, String)>, String> {
 }
 
 /// Removes operations one at a time while the mismatch stays (at most `budget` replays).
-fn minimize(mut ops: Vec<Op>, budget: usize) -> Result<Vec<Op>, String> {
+fn minimize(mut ops: Vec<Step>, budget: usize) -> Result<Vec<Step>, String> {
     let mut tries = 0;
     let mut i = 0;
     while i < ops.len() && tries < budget {
@@ -1086,18 +1256,18 @@ fn minimize(mut ops: Vec<Op>, budget: usize) -> Result<Vec<Op>, String> {
 fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> {
     let start = Instant::now();
     let mut rng = Rng::new(seed);
-    let mut w = World::new()?;
-    let mut history: Vec<Op> = Vec::new();
+    let mut fleet = Fleet::new()?;
+    let mut history: Vec<Step> = Vec::new();
     let mut n: u64 = 0;
     let mut mismatch = None;
     let mut peak_pmd = 0;
     while n < max_ops && start.elapsed() < Duration::from_secs(seconds) {
-        let op = gen_op(&mut rng);
+        let op = gen_step(&mut rng);
         history.push(op.clone());
         n += 1;
-        let mut r = w.apply(&op).and_then(|(a, b)| w.verify(a, b));
+        let mut r = fleet.step(&op);
         if r.is_ok() && n % FULL_CHECK_EVERY as u64 == 0 {
-            r = w.verify(0, size());
+            r = fleet.verify_all();
         }
         // How many 2 MiB entries the live mappings hold after the operation and its check, for
         // the figures: a run over 2 MiB parts should see some.
@@ -1112,14 +1282,16 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
         }
     }
     if mismatch.is_none() {
-        if let Err(e) = w.verify(0, size()) {
+        if let Err(e) = fleet.verify_all() {
             mismatch = Some(e);
         }
     }
-    w.teardown();
+    let (renews, most_retired) = (fleet.renews, fleet.most_retired);
+    let w = fleet.teardown();
     let figures = format!(
-        "fuzz: {n} operations, seed {seed}, {:.1}s, {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {}, {} bytes checked, up to {peak_pmd} PMD entries mapped at once, {} mismatches",
+        "fuzz: {n} operations, seed {seed}, {:.1}s, {} buffers at once, {renews} replaced while in use (up to {most_retired} removed ones still open or mapped), {} distinct error paths ({}), {} forks, {} successful lseeks, {} private mappings, {} private page copies, {}, {} bytes checked, up to {peak_pmd} PMD entries mapped at once, {} mismatches",
         start.elapsed().as_secs_f64(),
+        BUFFERS.len(),
         w.error_paths.len(),
         w.error_paths
             .iter()
@@ -1151,7 +1323,7 @@ fn run(seed: u64, max_ops: u64, seconds: u64) -> Result<(bool, String), String> 
     match replay(&tail)? {
         Some(_) => {
             let short = minimize(tail, 3000)?;
-            report.push_str(&format!("shortest reproducing sequence ({} operations, from a cleared buffer and no open files):\n", short.len()));
+            report.push_str(&format!("shortest reproducing sequence ({} operations, from cleared buffers and no open files):\n", short.len()));
             for op in &short {
                 report.push_str(&format!("  {op:?}\n"));
             }
@@ -1188,9 +1360,11 @@ fn run_reported(n: usize, name: &str, seed: u64, ops: u64, pages: usize, seconds
     let params = format!("size={}", size());
     let mut outcome = None;
     let result = sys::with_module(&params, || {
-        let (ok, report) = run(seed, ops, seconds)?;
-        outcome = Some((ok, report));
-        Ok(())
+        cfs::scoped(|| {
+            let (ok, report) = run(seed, ops, seconds)?;
+            outcome = Some((ok, report));
+            Ok(())
+        })
     });
     match (result, outcome) {
         (Ok(()), Some((true, figures))) => {
