@@ -148,6 +148,7 @@ fn initramfs(spec: &GuestSpec<'_>) -> Result<Initramfs> {
         fs.host_file(&format!("lib/modules/preload/{i:02}-{name}"), m)?;
     }
     fs.host_file("bin/user_test", &spec.tools.user_test)?;
+    fs.host_file("bin/mydevctl", &spec.tools.mydevctl)?;
     for (name, bin) in &spec.tools.suites {
         fs.host_file(&format!("opt/mydev/{name}"), bin)?;
     }

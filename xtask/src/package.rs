@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `cargo xtask package`: the Debian packages `mydev-dkms` (the module's source for DKMS, the
-//! udev rule and the helper that prepares Debian's kernels for Rust modules) and `mydev-tools`
-//! (`user_test`, `mydev.h`, the man page), built with `dpkg-deb` and checked with `lintian`;
-//! and the test that installs them in a fresh Debian chroot as a user would.
+//! udev rule, the commented `modules-load.d` entry and the helper that prepares Debian's kernels
+//! for Rust modules) and `mydev-tools` (`user_test`, `mydevctl`, `mydev.h`, the man pages, the
+//! unit that applies `/etc/mydev/buffers.conf` and its example), built with `dpkg-deb` and
+//! checked with `lintian`; and the test that installs them in a fresh Debian chroot as a user
+//! would.
 
 use crate::guest::{self, GuestSpec, Job};
 use crate::kernel::Kernel;
@@ -36,6 +38,28 @@ pub const ACCEPTED_TAGS: &[(&str, &str)] = &[
         "initial-upload-closes-no-bugs",
         "a package built outside the Debian archive has no ITP bug to close",
     ),
+    (
+        "package-supports-alternative-init-but-no-init.d-script",
+        "mydev-buffers.service is no daemon: the udev rule 61-mydev-buffers.rules starts it each \
+         time the module is loaded; without systemd, `mydevctl apply` is run by hand or from a \
+         boot script (mydevctl(1))",
+    ),
+];
+
+/// The files of `mydev-tools` copied as they are: (installed path, source in the repository,
+/// mode).
+const TOOLS_FILES: &[(&str, &str, u32)] = &[
+    (
+        "usr/lib/systemd/system/mydev-buffers.service",
+        "packaging/mydev-buffers.service",
+        0o644,
+    ),
+    (
+        "usr/lib/udev/rules.d/61-mydev-buffers.rules",
+        "packaging/61-mydev-buffers.rules",
+        0o644,
+    ),
+    ("etc/mydev/buffers.conf", "packaging/buffers.conf", 0o644),
 ];
 
 fn read(path: &Path) -> Result<String> {
@@ -179,6 +203,13 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
         &std::fs::read(deb.join("kernel-postrm"))?,
         0o755,
     )?;
+    // Commented out: loading the module at every boot is the administrator's choice.
+    put(
+        &root,
+        "etc/modules-load.d/mydev.conf",
+        &std::fs::read(paths.repo.join("packaging/modules-load.conf"))?,
+        0o644,
+    )?;
     docs(paths, &root, "mydev-dkms", &version)?;
     for script in ["postinst", "prerm", "postrm"] {
         let text = subst(read(&deb.join(format!("mydev-dkms.{script}")))?);
@@ -187,7 +218,7 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
     put(
         &root,
         "DEBIAN/conffiles",
-        b"/etc/kernel/postrm.d/mydev-dkms\n",
+        b"/etc/kernel/postrm.d/mydev-dkms\n/etc/modules-load.d/mydev.conf\n",
         0o644,
     )?;
     let dkms = out.join(format!("mydev-dkms_{version}_all.deb"));
@@ -198,34 +229,58 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
         &log,
     )?;
 
-    // mydev-tools: the tool, the header, the man page.
+    // mydev-tools: the tools, the header, the man pages, the boot-time unit and its files.
     let root = stage.join("mydev-tools");
-    // Without the compiler's `.comment` section (lintian: binary-has-unneeded-section).
-    put(
-        &root,
-        "usr/bin/user_test",
-        &std::fs::read(&tools.user_test)?,
-        0o755,
-    )?;
-    run_logged(
-        "objcopy --remove-section=.comment",
-        Command::new("objcopy")
-            .arg("--remove-section=.comment")
-            .arg(root.join("usr/bin/user_test")),
-        &log,
-        Duration::from_secs(30),
-    )?;
+    for (name, bin) in [
+        ("user_test", &tools.user_test),
+        ("mydevctl", &tools.mydevctl),
+    ] {
+        // Without the compiler's `.comment` section (lintian: binary-has-unneeded-section).
+        put(
+            &root,
+            &format!("usr/bin/{name}"),
+            &std::fs::read(bin)?,
+            0o755,
+        )?;
+        run_logged(
+            "objcopy --remove-section=.comment",
+            Command::new("objcopy")
+                .arg("--remove-section=.comment")
+                .arg(root.join("usr/bin").join(name)),
+            &log,
+            Duration::from_secs(30),
+        )?;
+    }
     put(
         &root,
         "usr/include/mydev.h",
         &std::fs::read(paths.repo.join("module/mydev.h"))?,
         0o644,
     )?;
+    for page in ["user_test", "mydevctl"] {
+        put(
+            &root,
+            &format!("usr/share/man/man1/{page}.1.gz"),
+            &gzip(&std::fs::read(
+                paths.repo.join(format!("packaging/{page}.1")),
+            )?)?,
+            0o644,
+        )?;
+    }
+    for (rel, src, mode) in TOOLS_FILES {
+        put(&root, rel, &std::fs::read(paths.repo.join(src))?, *mode)?;
+    }
     put(
         &root,
-        "usr/share/man/man1/user_test.1.gz",
-        &gzip(&std::fs::read(paths.repo.join("packaging/user_test.1"))?)?,
+        "DEBIAN/conffiles",
+        b"/etc/mydev/buffers.conf\n",
         0o644,
+    )?;
+    put(
+        &root,
+        "DEBIAN/postinst",
+        subst(read(&deb.join("mydev-tools.postinst"))?).as_bytes(),
+        0o755,
     )?;
     docs(paths, &root, "mydev-tools", &version)?;
     let tools_deb = out.join(format!("mydev-tools_{version}_amd64.deb"));
@@ -373,6 +428,7 @@ pub fn chroot_test(
     let walkthrough = crate::stock::unpack_module(&installed, &ko).and_then(|()| {
         let installed_tools = Tools {
             user_test: root.join("usr/bin/user_test"),
+            mydevctl: root.join("usr/bin/mydevctl"),
             ..tools.clone()
         };
         let run = guest::run(
@@ -531,6 +587,54 @@ mod tests {
     fn walkthrough_output_is_checked() {
         check_walkthrough("Hello, World!\nThis is a test\noffset 5: 0x69 'i'\n").unwrap();
         assert!(check_walkthrough("Hello, World!\n").is_err());
+    }
+
+    fn packaging_file(name: &str) -> String {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        std::fs::read_to_string(repo.join("packaging").join(name)).unwrap()
+    }
+
+    /// The unit, its udev trigger and the files they name are where the package puts them.
+    #[test]
+    fn boot_time_files_name_each_other() {
+        let installs = |rel: &str| TOOLS_FILES.iter().any(|(r, _, _)| *r == rel);
+        let unit = packaging_file("mydev-buffers.service");
+        assert!(unit.contains("\nExecStart=/usr/bin/mydevctl apply /etc/mydev/buffers.conf\n"));
+        assert!(unit.contains("\nConditionPathExists=/etc/mydev/buffers.conf\n"));
+        assert!(unit.contains("\nType=oneshot\n") && !unit.contains("RemainAfterExit"));
+        assert!(installs("etc/mydev/buffers.conf"));
+        assert!(installs("usr/lib/systemd/system/mydev-buffers.service"));
+        assert!(installs("usr/lib/udev/rules.d/61-mydev-buffers.rules"));
+        let rule = packaging_file("61-mydev-buffers.rules");
+        let rule: Vec<&str> = rule.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            rule,
+            [
+                "ACTION==\"add\", SUBSYSTEM==\"misc\", KERNEL==\"mydev\", TAG+=\"systemd\", \
+                 ENV{SYSTEMD_WANTS}+=\"mydev-buffers.service\""
+            ]
+        );
+        // Shipped commented out: nothing is loaded at boot until the administrator says so.
+        let load = packaging_file("modules-load.conf");
+        assert!(
+            load.lines()
+                .all(|l| l.trim().is_empty() || l.starts_with('#'))
+        );
+        assert!(load.lines().any(|l| l == "#mmap"));
+    }
+
+    #[test]
+    fn udev_rule_covers_dev_mydev_and_every_buffer_node() {
+        let rules = packaging_file("60-mydev.rules");
+        for kernel in ["KERNEL==\"mydev\"", "KERNEL==\"mydev-*\""] {
+            let line = rules
+                .lines()
+                .find(|l| !l.starts_with('#') && l.contains(kernel))
+                .unwrap_or_else(|| panic!("no rule with {kernel}"));
+            for want in ["SUBSYSTEM==\"misc\"", "GROUP=\"mydev\"", "MODE=\"0660\""] {
+                assert!(line.contains(want), "{line}: {want}");
+            }
+        }
     }
 
     #[test]

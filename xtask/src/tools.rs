@@ -11,10 +11,12 @@ use std::time::Duration;
 
 pub const GUEST_TARGET: &str = "x86_64-unknown-linux-musl";
 
-/// The guest programs: the tool, and the in-guest test suites.
+/// The guest programs: the tools, and the in-guest test suites.
 #[derive(Debug, Clone)]
 pub struct Tools {
     pub user_test: PathBuf,
+    /// `mydevctl`, which creates, removes and lists buffers through configfs.
+    pub mydevctl: PathBuf,
     /// In-guest suites, in the order they run: (name, binary).
     pub suites: Vec<(String, PathBuf)>,
     /// `examples/mydev_example.c`, built statically.
@@ -32,6 +34,7 @@ pub const SUITES: &[&str] = &[
     "buffers",
     "library-tests",
     "tool-tests",
+    "buffer-tools",
     "fuzz",
     "concurrent",
     "stress",
@@ -42,7 +45,7 @@ pub fn build(paths: &Paths) -> Result<Tools> {
     let phase = Phase::start(
         "tools",
         &format!(
-            "building user_test and the guest test suites for {GUEST_TARGET}, and the C example"
+            "building user_test, mydevctl and the guest test suites for {GUEST_TARGET}, and the C example"
         ),
     );
     let log = paths.logs.join("tools.log");
@@ -58,6 +61,8 @@ pub fn build(paths: &Paths) -> Result<Tools> {
                 GUEST_TARGET,
                 "-p",
                 "user_test",
+                "-p",
+                "mydevctl",
                 "-p",
                 "guest-tests",
                 "-p",
@@ -83,6 +88,7 @@ pub fn build(paths: &Paths) -> Result<Tools> {
     )?;
     let tools = Tools {
         user_test: bin.join("user_test"),
+        mydevctl: bin.join("mydevctl"),
         suites: SUITES
             .iter()
             .map(|s| (s.to_string(), bin.join(s)))

@@ -34,6 +34,7 @@
 //! # Ok::<(), mydev::Error>(())
 //! ```
 
+pub mod buffers;
 mod copy;
 mod error;
 mod options;
