@@ -364,13 +364,27 @@ fn package_cmd(paths: &Paths, test: bool) -> Result<ExitCode> {
     Ok(finish(&tally))
 }
 
-/// The steps of the demo: the original C project's walkthrough.
+/// The steps of the demo: the original C project's walkthrough, then a buffer made at run time
+/// through configfs, the same commands on it, and its removal.
 pub const DEMO_STEPS: &[&[&str]] = &[
     &["user_test", "w", "Hello, World!"],
     &["user_test", "r"],
     &["user_test", "m", "This is a test"],
     &["user_test", "r"],
     &["user_test", "p", "5"],
+    &["mydevctl", "create", "cam", "4M"],
+    &["mydevctl", "list"],
+    &[
+        "user_test",
+        "--device",
+        "/dev/mydev-cam",
+        "w",
+        "Hello, cam!",
+    ],
+    &["user_test", "--device", "/dev/mydev-cam", "r"],
+    &["user_test", "--device", "/dev/mydev-cam", "p", "7"],
+    &["user_test", "r"],
+    &["mydevctl", "remove", "cam"],
 ];
 
 /// The demo's guest script: echo each step, run it, then show the module's kernel log lines.
@@ -615,6 +629,8 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("user_test p 5 ||"));
+        assert!(s.contains("mydevctl create cam 4M ||"));
+        assert!(s.contains("user_test --device /dev/mydev-cam r ||"));
         assert!(s.ends_with("exit $fail\n"));
     }
 }

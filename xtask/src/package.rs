@@ -431,6 +431,12 @@ pub fn chroot_test(
             mydevctl: root.join("usr/bin/mydevctl"),
             ..tools.clone()
         };
+        // What udev and systemd would do when the module loads: the installed rule names the
+        // installed unit, whose command applies a two-line configuration.
+        let boot_files = [
+            root.join("usr/lib/systemd/system/mydev-buffers.service"),
+            root.join("usr/lib/udev/rules.d/61-mydev-buffers.rules"),
+        ];
         let run = guest::run(
             paths,
             &GuestSpec {
@@ -439,9 +445,9 @@ pub fn chroot_test(
                 module: &ko,
                 tools: &installed_tools,
                 params: &[],
-                files: &[],
+                files: &boot_files,
                 extra_modules: &[],
-                job: Job::Script(crate::demo_script()),
+                job: Job::Script(format!("{BOOT_UNIT_SCRIPT}{}", crate::demo_script())),
                 timeout: Some(Duration::from_secs(300)),
                 accel: crate::qemu::Accel::Tcg,
                 memory_mib: 1024,
@@ -460,6 +466,7 @@ pub fn chroot_test(
                 run.console_log.display()
             );
         }
+        check_boot_unit(&run.output)?;
         check_walkthrough(&run.output)
     });
     record(
@@ -556,9 +563,62 @@ fn find_module(dir: &Path) -> Result<PathBuf> {
         .with_context(|| format!("no mmap.ko in {}", dir.display()))
 }
 
-/// The walkthrough's output must show each step's effect.
+/// The package test's boot-time step, in the guest (busybox: no udev, no systemd): checks that
+/// the installed udev rule starts the installed unit, runs the unit's `ExecStart` with a
+/// two-line `/etc/mydev/buffers.conf`, lists the buffers it made, and removes them.
+const BOOT_UNIT_SCRIPT: &str = r#"unit=/work/mydev-buffers.service
+grep -q 'SYSTEMD_WANTS.*mydev-buffers.service' /work/61-mydev-buffers.rules || { echo "boot: the udev rule does not start the unit"; exit 3; }
+mkdir -p /etc/mydev
+printf '# two buffers
+cam0 4M
+scratch 64K no-huge
+' > /etc/mydev/buffers.conf
+cmd=$(sed -n 's/^ExecStart=//p' $unit)
+echo "boot: \$ $cmd"
+$cmd || { echo "boot: the unit's command failed with status $?"; exit 3; }
+for n in cam0 scratch; do [ -c /dev/mydev-$n ] || { echo "boot: no /dev/mydev-$n"; exit 3; }; done
+echo "boot: buffers: $(ls /sys/kernel/config/mydev | tr '
+' ' ')"
+echo "boot: cam0 $(cat /sys/kernel/config/mydev/cam0/size) bytes, scratch $(cat /sys/kernel/config/mydev/scratch/size) bytes"
+$cmd | sed 's/^/boot: again: /'
+mydevctl remove cam0 && mydevctl remove scratch || exit 3
+"#;
+
+/// The boot-time step's output must show both buffers made from the configuration, of its
+/// sizes, and a second `apply` that changed nothing.
+pub fn check_boot_unit(output: &str) -> Result<()> {
+    for want in [
+        "boot: buffers: cam0 scratch ",
+        "boot: cam0 4194304 bytes, scratch 65536 bytes",
+        "boot: again: /etc/mydev/buffers.conf: 0 changed, 2 unchanged",
+    ] {
+        if !output.contains(want) {
+            bail!("the boot-time unit's output lacks {want:?}:\n{output}");
+        }
+    }
+    if output
+        .lines()
+        .any(|l| l.starts_with("boot: again: created"))
+    {
+        bail!("a second apply made buffers again:\n{output}");
+    }
+    Ok(())
+}
+
+/// The walkthrough's output must show each step's effect: the seed's on `/dev/mydev`, then a
+/// configfs buffer made, listed, written and read (`cam` has its own bytes: offset 7 of
+/// "Hello, cam!" is `a`), while `/dev/mydev` kept its own, and removed.
 pub fn check_walkthrough(output: &str) -> Result<()> {
-    for want in ["Hello, World!", "This is a test", "0x69 'i'"] {
+    for want in [
+        "Hello, World!",
+        "This is a test",
+        "0x69 'i'",
+        "created cam: ",
+        "/dev/mydev-cam",
+        "Hello, cam!",
+        "offset 7: 0x61 'a'",
+        "removed cam",
+    ] {
         if !output.contains(want) {
             bail!("the walkthrough's output lacks {want:?}:\n{output}");
         }
@@ -585,7 +645,16 @@ mod tests {
 
     #[test]
     fn walkthrough_output_is_checked() {
-        check_walkthrough("Hello, World!\nThis is a test\noffset 5: 0x69 'i'\n").unwrap();
+        let seed = "Hello, World!\nThis is a test\noffset 5: 0x69 'i'\n";
+        let cam = "created cam: 4 MiB\nNAME  /dev/mydev-cam\nHello, cam!\noffset 7: 0x61 'a'\nremoved cam\n";
+        check_walkthrough(&format!("{seed}{cam}")).unwrap();
+        assert!(check_walkthrough(seed).is_err(), "no configfs buffer");
+        let boot = "boot: buffers: cam0 scratch \nboot: cam0 4194304 bytes, scratch 65536 bytes\n\
+                    boot: again: /etc/mydev/buffers.conf: 0 changed, 2 unchanged, 0 left alone\n";
+        check_boot_unit(boot).unwrap();
+        assert!(check_boot_unit(&boot.replace("cam0 scratch", "cam0")).is_err());
+        let twice = format!("{boot}boot: again: created cam0: 4 MiB\n");
+        assert!(check_boot_unit(&twice).is_err());
         assert!(check_walkthrough("Hello, World!\n").is_err());
     }
 
