@@ -607,7 +607,7 @@ pub fn check_boot_unit(output: &str) -> Result<()> {
 
 /// The walkthrough's output must show each step's effect: the seed's on `/dev/mydev`, then a
 /// configfs buffer made, listed, written and read (`cam` has its own bytes: offset 7 of
-/// "Hello, cam!" is `a`), while `/dev/mydev` kept its own, and removed.
+/// "Hello, cam!" is `c`), while `/dev/mydev` kept its own, and removed.
 pub fn check_walkthrough(output: &str) -> Result<()> {
     for want in [
         "Hello, World!",
@@ -616,7 +616,7 @@ pub fn check_walkthrough(output: &str) -> Result<()> {
         "created cam: ",
         "/dev/mydev-cam",
         "Hello, cam!",
-        "offset 7: 0x61 'a'",
+        "offset 7: 0x63 'c'",
         "removed cam",
     ] {
         if !output.contains(want) {
@@ -646,7 +646,7 @@ mod tests {
     #[test]
     fn walkthrough_output_is_checked() {
         let seed = "Hello, World!\nThis is a test\noffset 5: 0x69 'i'\n";
-        let cam = "created cam: 4 MiB\nNAME  /dev/mydev-cam\nHello, cam!\noffset 7: 0x61 'a'\nremoved cam\n";
+        let cam = "created cam: 4 MiB\nNAME  /dev/mydev-cam\nHello, cam!\noffset 7: 0x63 'c'\nremoved cam\n";
         check_walkthrough(&format!("{seed}{cam}")).unwrap();
         assert!(check_walkthrough(seed).is_err(), "no configfs buffer");
         let boot = "boot: buffers: cam0 scratch \nboot: cam0 4194304 bytes, scratch 65536 bytes\n\
