@@ -274,6 +274,20 @@ impl Buffer {
         NonNull::new(self.pages.pages.get(index).copied()?)
     }
 
+    /// The kernel address of page `index` in the buffer's contiguous kernel view (`vmap`), if
+    /// the buffer has that page: for an importer's `dma_buf_vmap()`. It stays valid while `self`
+    /// lives. Never dereferenced here, and callers must treat it as memory that user space
+    /// writes concurrently (no Rust references to it).
+    #[cfg(CONFIG_DMA_SHARED_BUFFER)]
+    pub(crate) fn kernel_address(&self, index: usize) -> Option<NonNull<u8>> {
+        if index >= self.npages() {
+            return None;
+        }
+        // `index * PAGE_SIZE < size`, which fits in `u32` (type invariant), so no overflow, and
+        // the result lies inside the `vmap` area.
+        NonNull::new(self.ptr.as_ptr().wrapping_add(index * PAGE_SIZE))
+    }
+
     /// The 2 MiB folio of part `part`, if that part is one. It stays allocated while `self`
     /// lives.
     pub(crate) fn huge_folio(&self, part: usize) -> Option<NonNull<bindings::folio>> {

@@ -127,6 +127,9 @@ impl MiscDevice for Mydev {
                 buffer.clear();
                 Ok(0)
             }
+            // Without the dma-buf core (a kernel with no `DMA_SHARED_BUFFER`), `ENOTTY`.
+            #[cfg(CONFIG_DMA_SHARED_BUFFER)]
+            uapi::MYDEV_IOC_EXPORT_DMABUF => crate::dmabuf::export(buffer, file, arg),
             _ => Err(ENOTTY),
         }
     }
@@ -144,12 +147,17 @@ impl MiscDevice for Mydev {
 mod tests {
     use kernel::ioctl::{
         _IO,
-        _IOR, //
+        _IOR,
+        _IOWR, //
     };
 
     #[test]
     fn ioctl_numbers_match_the_kernel_macros() {
         assert_eq!(crate::uapi::MYDEV_IOC_GET_SIZE, _IOR::<u64>(0xB9, 0x01));
         assert_eq!(crate::uapi::MYDEV_IOC_CLEAR, _IO(0xB9, 0x02));
+        assert_eq!(
+            crate::uapi::MYDEV_IOC_EXPORT_DMABUF,
+            _IOWR::<crate::uapi::MydevExportDmabuf>(0xB9, 0x03)
+        );
     }
 }

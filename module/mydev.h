@@ -20,4 +20,17 @@
 /* Set every byte of the buffer to zero; needs a file opened for writing. */
 #define MYDEV_IOC_CLEAR		_IO(MYDEV_IOC_MAGIC, 0x02)
 
+/*
+ * Export [offset, offset + size) of the buffer (page-aligned, inside it, not
+ * empty) as a new dma-buf; flags: O_RDWR or O_RDONLY, optionally O_CLOEXEC.
+ * The new descriptor is stored in fd.
+ */
+struct mydev_export_dmabuf {
+	__u64 offset;
+	__u64 size;
+	__u32 flags;
+	__s32 fd;
+};
+#define MYDEV_IOC_EXPORT_DMABUF	_IOWR(MYDEV_IOC_MAGIC, 0x03, struct mydev_export_dmabuf)
+
 #endif /* MYDEV_H */

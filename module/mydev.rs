@@ -32,6 +32,8 @@ use kernel::{
 mod buffer;
 mod buffers;
 mod configfs;
+#[cfg(CONFIG_DMA_SHARED_BUFFER)]
+mod dmabuf;
 mod fops;
 mod miscdev;
 mod name;
@@ -52,6 +54,7 @@ module! {
     authors: ["mydev developers"],
     description: "mydev: a memory-mapped character device (/dev/mydev)",
     license: "GPL",
+    imports_ns: ["DMA_BUF"],
     params: {
         size: u64 {
             default: 4096,

@@ -106,6 +106,53 @@ pub(crate) fn pmd_part(
     Some(index / part_pages)
 }
 
+/// The pages of an export of bytes `offset..offset + size` of a buffer of `npages` pages:
+/// `(first page, pages)`, or `None` unless the range is page-aligned, not empty and inside the
+/// buffer. Checked, so any values give an answer.
+#[cfg_attr(not(CONFIG_DMA_SHARED_BUFFER), allow(dead_code))]
+pub(crate) fn export_range(
+    offset: u64,
+    size: u64,
+    npages: usize,
+    page_size: usize,
+) -> Option<(usize, usize)> {
+    let ps = u64::try_from(page_size).ok()?;
+    if ps == 0 || offset % ps != 0 || size % ps != 0 || size == 0 {
+        return None;
+    }
+    let first = usize::try_from(offset / ps).ok()?;
+    let pages = usize::try_from(size / ps).ok()?;
+    mapping_fits(first, pages, npages).then_some((first, pages))
+}
+
+/// The scatter-gather segments of buffer pages `first..first + pages`, for parts of
+/// `part_pages` pages of which `huge(k)` says whether part `k` is one folio: each huge part that
+/// the range covers whole is one segment of `part_pages` pages, every other page a segment of
+/// one. Calls `emit(first page, pages)` in order; returns the number of segments.
+#[cfg_attr(not(CONFIG_DMA_SHARED_BUFFER), allow(dead_code))]
+pub(crate) fn segments(
+    first: usize,
+    pages: usize,
+    part_pages: usize,
+    huge: impl Fn(usize) -> bool,
+    mut emit: impl FnMut(usize, usize),
+) -> usize {
+    let end = first.saturating_add(pages);
+    let mut page = first;
+    let mut count = 0;
+    while page < end {
+        let whole_part = part_pages > 0
+            && page % part_pages == 0
+            && end - page >= part_pages
+            && huge(page / part_pages);
+        let len = if whole_part { part_pages } else { 1 };
+        emit(page, len);
+        page += len;
+        count += 1;
+    }
+    count
+}
+
 #[cfg(CONFIG_KUNIT)]
 #[kunit_tests(mydev_range)]
 mod tests {
@@ -224,5 +271,45 @@ mod tests {
         assert_eq!(pmd_part(M2, 0, usize::MAX, usize::MAX, PS, 512), None);
         assert_eq!(pmd_part(M2, 0, usize::MAX, 0, PS, usize::MAX), None);
         assert_eq!(pmd_part(M2, 0, usize::MAX, 0, PS, 0), None);
+    }
+
+    #[test]
+    fn export_ranges_are_page_aligned_non_empty_and_inside() {
+        assert_eq!(export_range(0, 4096, 1, PS), Some((0, 1)));
+        assert_eq!(export_range(4096, 8192, 3, PS), Some((1, 2)));
+        assert_eq!(export_range(0, 0, 1, PS), None);
+        assert_eq!(export_range(1, 4096, 2, PS), None);
+        assert_eq!(export_range(0, 4097, 2, PS), None);
+        assert_eq!(export_range(4096, 4096, 1, PS), None);
+        assert_eq!(export_range(0, 8192, 1, PS), None);
+        assert_eq!(export_range(u64::MAX - 4095, 4096, 1, PS), None);
+        assert_eq!(export_range(4096, u64::MAX - 4095, 2, PS), None);
+        assert_eq!(export_range(0, 4096, 1, 0), None);
+    }
+
+    #[test]
+    fn segments_cover_the_range_with_one_per_whole_huge_part() {
+        let huge = |k: usize| k != 1;
+        let mut seen = KVec::<(usize, usize)>::new();
+        let mut record = |p, n| {
+            let _ = seen.push((p, n), GFP_KERNEL);
+        };
+        // Parts 0 and 2 huge, part 1 not; 4-page parts. Pages 2..12: part 0 is cut (2 singles),
+        // part 1 is small (4 singles), part 2 is whole and huge (one segment).
+        assert_eq!(segments(2, 10, 4, huge, &mut record), 7);
+        assert_eq!(
+            &seen[..],
+            &[(2, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 1), (8, 4)]
+        );
+        // Every page once, in order.
+        let mut next = 2;
+        for &(p, n) in seen.iter() {
+            assert_eq!(p, next);
+            next = p + n;
+        }
+        assert_eq!(next, 12);
+        assert_eq!(segments(0, 8, 4, |_| true, |_, _| {}), 2);
+        assert_eq!(segments(0, 0, 4, |_| true, |_, _| {}), 0);
+        assert_eq!(segments(usize::MAX, 2, 4, |_| true, |_, _| {}), 0);
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! The magic number `0xB9` is not listed in
 //! `Documentation/userspace-api/ioctl/ioctl-number.rst` (7.3), which assigns `0xB8` and `0xBA`
-//! but leaves `0xB9` free; mydev uses command numbers `0x01`-`0x02` of it.
+//! but leaves `0xB9` free; mydev uses command numbers `0x01`-`0x03` of it.
 
 // The encoding of `include/uapi/asm-generic/ioctl.h`, which x86, arm64 and riscv use.
 const IOC_NRBITS: u32 = 8;
@@ -18,6 +18,7 @@ const IOC_TYPESHIFT: u32 = IOC_NRSHIFT + IOC_NRBITS;
 const IOC_SIZESHIFT: u32 = IOC_TYPESHIFT + IOC_TYPEBITS;
 const IOC_DIRSHIFT: u32 = IOC_SIZESHIFT + IOC_SIZEBITS;
 const IOC_NONE: u32 = 0;
+const IOC_WRITE: u32 = 1;
 const IOC_READ: u32 = 2;
 
 const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
@@ -39,3 +40,29 @@ pub const MYDEV_IOC_GET_SIZE: u32 =
 /// `_IO(0xB9, 0x02)`: set every byte of the buffer to zero. Needs a file opened for writing
 /// (`EBADF` otherwise, as for `write`).
 pub const MYDEV_IOC_CLEAR: u32 = ioc(IOC_NONE, MYDEV_IOC_MAGIC, 0x02, 0);
+
+/// The argument of [`MYDEV_IOC_EXPORT_DMABUF`]: `struct mydev_export_dmabuf` of `mydev.h`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MydevExportDmabuf {
+    /// Start of the range in bytes: a multiple of the page size.
+    pub offset: u64,
+    /// Length of the range in bytes: a positive multiple of the page size, inside the buffer.
+    pub size: u64,
+    /// `O_RDWR` or `O_RDONLY` (`O_RDWR` only on a file opened for writing), optionally with
+    /// `O_CLOEXEC`: the access mode of the dma-buf and the flag of its descriptor.
+    pub flags: u32,
+    /// Out: the new dma-buf file descriptor.
+    pub fd: i32,
+}
+
+/// `_IOWR(0xB9, 0x03, struct mydev_export_dmabuf)`: export the range `[offset, offset + size)`
+/// of the buffer as a new dma-buf and store its file descriptor in `fd`. `EINVAL` for a range
+/// that is empty, not page-aligned or outside the buffer, or other flags; `EACCES` for `O_RDWR`
+/// on a file opened read-only.
+pub const MYDEV_IOC_EXPORT_DMABUF: u32 = ioc(
+    IOC_READ | IOC_WRITE,
+    MYDEV_IOC_MAGIC,
+    0x03,
+    core::mem::size_of::<MydevExportDmabuf>(),
+);

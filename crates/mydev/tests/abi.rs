@@ -39,7 +39,7 @@ fn c_header_matches_the_rust_definition() {
     std::fs::write(
         &src,
         "#include <stdio.h>\n#include \"mydev.h\"\nint main(void) {\n\
-         printf(\"%u %u %u\\n\", (unsigned)MYDEV_IOC_MAGIC, (unsigned)MYDEV_IOC_GET_SIZE, (unsigned)MYDEV_IOC_CLEAR);\n\
+         printf(\"%u %u %u %u %zu\\n\", (unsigned)MYDEV_IOC_MAGIC, (unsigned)MYDEV_IOC_GET_SIZE, (unsigned)MYDEV_IOC_CLEAR, (unsigned)MYDEV_IOC_EXPORT_DMABUF, sizeof(struct mydev_export_dmabuf));\n\
          return 0;\n}\n",
     )
     .unwrap();
@@ -70,7 +70,9 @@ fn c_header_matches_the_rust_definition() {
         [
             uapi::MYDEV_IOC_MAGIC,
             uapi::MYDEV_IOC_GET_SIZE,
-            uapi::MYDEV_IOC_CLEAR
+            uapi::MYDEV_IOC_CLEAR,
+            uapi::MYDEV_IOC_EXPORT_DMABUF,
+            std::mem::size_of::<uapi::MydevExportDmabuf>() as u32,
         ]
     );
 }
@@ -86,4 +88,9 @@ fn rust_numbers_match_the_kernel_encoding() {
         uapi::MYDEV_IOC_CLEAR,
         rustix::ioctl::opcode::none(0xB9, 0x02) as u32
     );
+    assert_eq!(
+        uapi::MYDEV_IOC_EXPORT_DMABUF,
+        rustix::ioctl::opcode::read_write::<uapi::MydevExportDmabuf>(0xB9, 0x03) as u32
+    );
+    assert_eq!(std::mem::size_of::<uapi::MydevExportDmabuf>(), 24);
 }
