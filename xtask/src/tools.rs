@@ -32,6 +32,7 @@ pub const SUITES: &[&str] = &[
     "module-tests",
     "mm-tests",
     "buffers",
+    "dmabuf",
     "library-tests",
     "tool-tests",
     "buffer-tools",

@@ -311,10 +311,19 @@ fn memory_comes_back_when_the_last_user_of_a_removed_buffer_goes() -> TestResult
         );
         drop(map);
         drop(fd);
-        let after = meminfo_kib("MemFree:")?;
+        // Freed pages pass through the per-CPU lists, which the kernel drains into the free
+        // counts over a second or two (Debian's kernels showed 95 of the 128 MiB at once).
+        let mut after = meminfo_kib("MemFree:")?;
+        for _ in 0..50 {
+            if after - held > 96 << 10 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            after = meminfo_kib("MemFree:")?;
+        }
         check!(
             after - held > 96 << 10,
-            "128 MiB not freed: {held} -> {after} KiB"
+            "128 MiB not freed within 5 s: {held} -> {after} KiB"
         );
         Ok(())
     })
