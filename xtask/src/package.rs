@@ -575,6 +575,11 @@ scratch 64K no-huge
 ' > /etc/mydev/buffers.conf
 cmd=$(sed -n 's/^ExecStart=//p' $unit)
 echo "boot: \$ $cmd"
+# The guest has the package's mydevctl on its PATH (in /bin), not in /usr/bin.
+set -- $cmd
+[ "$1" = /usr/bin/mydevctl ] || { echo "boot: the unit runs $1, not the packaged /usr/bin/mydevctl"; exit 3; }
+shift
+cmd="mydevctl $*"
 $cmd || { echo "boot: the unit's command failed with status $?"; exit 3; }
 for n in cam0 scratch; do [ -c /dev/mydev-$n ] || { echo "boot: no /dev/mydev-$n"; exit 3; }; done
 echo "boot: buffers: $(ls /sys/kernel/config/mydev | tr '
