@@ -328,7 +328,16 @@ fn memory_comes_back_when_the_last_user_of_a_removed_buffer_goes() -> TestResult
         );
         drop(map);
         drop(fd);
-        let after = settled_memfree_kib()?;
+        let mut after = settled_memfree_kib()?;
+        // Draining the per-CPU lists can also be slow and steady (Debian's 7.3 showed 95 of the
+        // 128 MiB at first): keep reading for up to 5 s more.
+        for _ in 0..50 {
+            if after - held > 96 << 10 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            after = meminfo_kib("MemFree:")?;
+        }
         check!(
             after - held > 96 << 10,
             "128 MiB not freed: {held} -> {after} KiB"
