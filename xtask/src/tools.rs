@@ -33,6 +33,7 @@ pub const SUITES: &[&str] = &[
     "mm-tests",
     "buffers",
     "dmabuf",
+    "pinning",
     "library-tests",
     "tool-tests",
     "buffer-tools",
