@@ -20,6 +20,7 @@
 //! (an `Arc<Group<Child>>` turned into a raw pointer, which the child item type's `release`
 //! takes back).
 
+use crate::miscdev::this_module;
 use core::marker::PhantomData;
 use kernel::{
     bindings,
@@ -33,14 +34,6 @@ use kernel::{
     sync::Arc,
     types::Opaque,
 };
-
-// `struct module` has a member that bindgen turns into a field-less struct; it is only ever used
-// through its address here, never read or passed by value.
-#[allow(improper_ctypes)]
-extern "C" {
-    /// This module's `struct module`: `THIS_MODULE` in C.
-    static __this_module: Opaque<bindings::module>;
-}
 
 /// What a subsystem of this layer does when user space makes a directory in its root.
 pub(crate) trait SubsystemOps: 'static {
@@ -87,7 +80,7 @@ impl<T: SubsystemOps> Subsystem<T> {
 
     /// The root's item type: no attributes, no item operations (the root is never released).
     const ROOT_TYPE: bindings::config_item_type = bindings::config_item_type {
-        ct_owner: (&raw const __this_module).cast_mut().cast(),
+        ct_owner: this_module(),
         ct_item_ops: core::ptr::null_mut(),
         ct_group_ops: core::ptr::from_ref(&Self::GROUP_OPS).cast_mut(),
         ct_attrs: core::ptr::null_mut(),

@@ -20,6 +20,7 @@ use crate::{
         Buffer,
         PART_PAGES, //
     },
+    miscdev::this_module,
     range,
     uapi::MydevExportDmabuf,
     vma,
@@ -48,7 +49,6 @@ use kernel::{
         Arc,
         ArcBorrow, //
     },
-    types::Opaque,
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -75,14 +75,6 @@ extern "C" {
         dir: bindings::dma_data_direction,
         for_cpu: bool,
     );
-}
-
-// `struct module` has a member that bindgen turns into a field-less struct; it is only ever used
-// through its address here, never read or passed by value.
-#[allow(improper_ctypes)]
-extern "C" {
-    /// This module's `struct module`: `THIS_MODULE` in C.
-    static __this_module: Opaque<bindings::module>;
 }
 
 /// What one dma-buf exports: pages `first..first + pages` of `buffer`.
@@ -133,8 +125,7 @@ pub(crate) fn export(buffer: ArcBorrow<'_, Buffer>, file: &File, arg: usize) -> 
     )?);
     let info = bindings::dma_buf_export_info {
         exp_name: c"mydev".as_char_ptr(),
-        // SAFETY: Only the address of the module loader's `struct module` is taken.
-        owner: unsafe { __this_module.get() },
+        owner: this_module(),
         ops: &OPS,
         size: bytes,
         flags: mode as c_int,

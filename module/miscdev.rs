@@ -72,6 +72,13 @@ extern "C" {
     static __this_module: Opaque<bindings::module>;
 }
 
+/// `THIS_MODULE`: the owner that the tables the kernel calls back through name, so that the
+/// module stays loaded while they are in use (these file operations, the configfs item types of
+/// `configfs.rs`, the dma-buf exports of `dmabuf.rs`). Only the address is taken.
+pub(crate) const fn this_module() -> *mut bindings::module {
+    (&raw const __this_module).cast_mut().cast()
+}
+
 /// `FMODE_ATOMIC_POS` of `include/linux/fs.h` (`(__force fmode_t)(1 << 15)` since Linux 3.14),
 /// which bindgen cannot evaluate because of the cast.
 const FMODE_ATOMIC_POS: bindings::fmode_t = 1 << 15;
@@ -577,7 +584,7 @@ impl<T: MiscDevice> MiscdeviceVTable<T> {
         // SAFETY: Taking the address of the module loader's `struct module` of this module,
         // which lives as long as any file operation can run (the VFS takes a reference on the
         // owner for each open file).
-        owner: unsafe { __this_module.get() },
+        owner: this_module(),
         ..pin_init::zeroed()
     };
 }
