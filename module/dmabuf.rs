@@ -25,7 +25,10 @@ use crate::{
     uapi::MydevExportDmabuf,
     vma,
 };
-use core::ptr::null_mut;
+use core::ptr::{
+    null_mut,
+    NonNull, //
+};
 use kernel::{
     bindings,
     error::from_err_ptr,
@@ -34,11 +37,14 @@ use kernel::{
         c_uint, //
     },
     fs::{
-        file::flags::{
-            O_ACCMODE,
-            O_CLOEXEC,
-            O_RDONLY,
-            O_RDWR, //
+        file::{
+            flags::{
+                O_ACCMODE,
+                O_CLOEXEC,
+                O_RDONLY,
+                O_RDWR, //
+            },
+            FileDescriptorReservation,
         },
         File,
     },
@@ -46,8 +52,13 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{
+        aref::ARef,
         Arc,
         ArcBorrow, //
+    },
+    transmute::{
+        AsBytes,
+        FromBytes, //
     },
     uaccess::{
         UserPtr,
@@ -88,18 +99,20 @@ struct Export {
     pages: usize,
 }
 
+// SAFETY: `MydevExportDmabuf` is `repr(C)` of integers only (`u64`, `u64`, `u32`, `i32`: 24 bytes
+// without padding), so every bit pattern is a valid value.
+unsafe impl FromBytes for MydevExportDmabuf {}
+// SAFETY: As above: no padding, so every byte of a value is initialised.
+unsafe impl AsBytes for MydevExportDmabuf {}
+
 /// `MYDEV_IOC_EXPORT_DMABUF` on `file`, an open file of `buffer`'s node; `arg` points to a
 /// `struct mydev_export_dmabuf`, whose `fd` receives the new dma-buf's descriptor.
 pub(crate) fn export(buffer: ArcBorrow<'_, Buffer>, file: &File, arg: usize) -> Result<isize> {
     let size = size_of::<MydevExportDmabuf>();
     let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(arg), size).reader_writer();
-    let mut raw = [0u8; size_of::<MydevExportDmabuf>()];
-    reader.read_slice(&mut raw)?;
-    let field = |at: usize, n: usize| raw.get(at..at + n).ok_or(EINVAL);
-    let offset = u64::from_ne_bytes(field(0, 8)?.try_into().map_err(|_| EINVAL)?);
-    let len = u64::from_ne_bytes(field(8, 8)?.try_into().map_err(|_| EINVAL)?);
-    let flags = u32::from_ne_bytes(field(16, 4)?.try_into().map_err(|_| EINVAL)?);
+    let mut args: MydevExportDmabuf = reader.read()?;
 
+    let flags = args.flags;
     if flags & !(O_ACCMODE | O_CLOEXEC) != 0 {
         return Err(EINVAL);
     }
@@ -111,7 +124,7 @@ pub(crate) fn export(buffer: ArcBorrow<'_, Buffer>, file: &File, arg: usize) -> 
         return Err(EACCES);
     }
     let (first, pages) =
-        range::export_range(offset, len, buffer.npages(), PAGE_SIZE).ok_or(EINVAL)?;
+        range::export_range(args.offset, args.size, buffer.npages(), PAGE_SIZE).ok_or(EINVAL)?;
     let bytes = pages.checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
 
     // INVARIANT: `export_range` checked the range against the buffer.
@@ -142,31 +155,18 @@ pub(crate) fn export(buffer: ArcBorrow<'_, Buffer>, file: &File, arg: usize) -> 
             return Err(e);
         }
     };
-    // The descriptor is reserved first and installed last, so that nothing a failing step did
-    // can be undone by user space closing a descriptor it never learnt.
-    // SAFETY: A plain call; `O_CLOEXEC` is the only flag passed.
-    let fd = unsafe { bindings::get_unused_fd_flags(flags & O_CLOEXEC) };
-    if fd < 0 {
-        // SAFETY: `dmabuf` was just exported and nothing else holds its file; `dma_buf_put`
-        // drops it, which calls `release`.
-        unsafe { bindings::dma_buf_put(dmabuf) };
-        return Err(Error::from_errno(fd));
-    }
-    let mut out = raw;
-    if let Some(slot) = out.get_mut(20..24) {
-        slot.copy_from_slice(&fd.to_ne_bytes());
-    }
-    if let Err(e) = writer.write_slice(&out) {
-        // SAFETY: `fd` was reserved above and not installed; `dmabuf` as above.
-        unsafe {
-            bindings::put_unused_fd(fd as c_uint);
-            bindings::dma_buf_put(dmabuf);
-        }
-        return Err(e);
-    }
-    // SAFETY: `fd` is reserved and unused; the dma-buf's file reference passes to the
-    // descriptor table, as `dma_buf_fd()` does.
-    unsafe { bindings::fd_install(fd as c_uint, (*dmabuf).file) };
+    // SAFETY: `dma_buf_export` made the dma-buf's file, non-null, with the one reference that
+    // the dma-buf lives by; it passes to `dmabuf_file` (`File` is a transparent wrapper of
+    // `struct file`). Dropping it before it is installed is `dma_buf_put()`, which releases the
+    // export.
+    let dmabuf_file: ARef<File> =
+        unsafe { ARef::from_raw(NonNull::new_unchecked((*dmabuf).file.cast())) };
+    // The descriptor is reserved first and installed last, so that a fault while writing the
+    // argument back leaves no descriptor that user space never learnt of.
+    let fd = FileDescriptorReservation::get_unused_fd_flags(flags & O_CLOEXEC)?;
+    args.fd = i32::try_from(fd.reserved_fd()).map_err(|_| EMFILE)?;
+    writer.write(&args)?;
+    fd.fd_install(dmabuf_file);
     Ok(0)
 }
 
