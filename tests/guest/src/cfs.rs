@@ -18,6 +18,11 @@ pub fn node(name: &str) -> String {
     format!("/dev/mydev-{name}")
 }
 
+/// Opens the node of buffer `name` for reading and writing.
+pub fn open_rw(name: &str) -> Result<std::os::fd::OwnedFd, String> {
+    crate::sys::open(&node(name), libc::O_RDWR).map_err(|e| format!("open {}: {e}", node(name)))
+}
+
 /// `mkdir` of the buffer's directory.
 pub fn mkdir(name: &str) -> io::Result<()> {
     std::fs::create_dir(dir(name))

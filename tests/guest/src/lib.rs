@@ -11,6 +11,7 @@
 pub mod cfs;
 pub mod churn;
 pub mod inject;
+pub mod marks;
 pub mod race;
 pub mod sys;
 

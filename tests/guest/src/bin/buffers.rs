@@ -17,10 +17,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn open_node(name: &str) -> Result<std::os::fd::OwnedFd, String> {
-    open(&node(name), libc::O_RDWR).map_err(|e| format!("open {}: {e}", node(name)))
-}
-
 fn size_of(fd: &std::os::fd::OwnedFd) -> Result<u64, String> {
     let mut v: u64 = 0;
     ioctl(fd, MYDEV_IOC_GET_SIZE, &mut v as *mut u64 as usize).map_err(|e| e.to_string())?;
@@ -143,7 +139,7 @@ fn live_registers_a_zeroed_misc_node_of_the_size() -> TestResult {
         check!(m.file_type().is_char_device());
         check_eq!(libc::major(m.rdev()), 10);
         check_eq!(m.mode() & 0o777, 0o600);
-        let fd = open_node("cam")?;
+        let fd = cfs::open_rw("cam")?;
         check_eq!(size_of(&fd)?, 4 << 20);
         let mut b = vec![0xffu8; 4 << 20];
         check_eq!(pread(&fd, &mut b, 0).map_err(|e| e.to_string())?, 4 << 20);
@@ -169,13 +165,13 @@ fn live_registers_a_zeroed_misc_node_of_the_size() -> TestResult {
 fn writing_the_value_live_has_changes_nothing() -> TestResult {
     scoped(|| {
         create("same", 8192, false)?;
-        let fd = open_node("same")?;
+        let fd = cfs::open_rw("same")?;
         pwrite(&fd, b"kept", 0).map_err(|e| e.to_string())?;
         let before = std::fs::metadata(node("same")).map_err(|e| e.to_string())?;
         set("same", "live", "1").map_err(|e| e.to_string())?;
         let after = std::fs::metadata(node("same")).map_err(|e| e.to_string())?;
         check_eq!(before.rdev(), after.rdev());
-        let fresh = open_node("same")?;
+        let fresh = cfs::open_rw("same")?;
         let mut b = [0u8; 4];
         pread(&fresh, &mut b, 0).map_err(|e| e.to_string())?;
         check_eq!(&b, b"kept");
@@ -200,7 +196,7 @@ fn size_and_huge_are_busy_while_live() -> TestResult {
         set("busy", "live", "0").map_err(|e| e.to_string())?;
         set("busy", "size", "16384").map_err(|e| format!("size after live 0: {e}"))?;
         set("busy", "live", "1").map_err(|e| e.to_string())?;
-        check_eq!(size_of(&open_node("busy")?)?, 16384);
+        check_eq!(size_of(&cfs::open_rw("busy")?)?, 16384);
         Ok(())
     })
 }
@@ -230,7 +226,7 @@ fn two_buffers_never_share_a_byte() -> TestResult {
     scoped(|| {
         create("a", 4 << 20, true)?;
         create("b", 4 << 20, true)?;
-        let (a, b) = (open_node("a")?, open_node("b")?);
+        let (a, b) = (cfs::open_rw("a")?, cfs::open_rw("b")?);
         let pa = pattern(4 << 20, 3);
         pwrite(&a, &pa, 0).map_err(|e| e.to_string())?;
         let mb = map_shared(&b, 1024, 0).map_err(|e| e.to_string())?;
@@ -251,7 +247,7 @@ fn removal_while_open_and_mapped_keeps_the_bytes_until_the_last_user() -> TestRe
     for how in ["live 0", "rmdir"] {
         scoped(|| {
             create("gone", 4 << 20, true)?;
-            let fd = open_node("gone")?;
+            let fd = cfs::open_rw("gone")?;
             let data = pattern(4 << 20, 9);
             pwrite(&fd, &data, 0).map_err(|e| e.to_string())?;
             let map = map_shared(&fd, 1024, 0).map_err(|e| e.to_string())?;
@@ -275,7 +271,7 @@ fn removal_while_open_and_mapped_keeps_the_bytes_until_the_last_user() -> TestRe
             }
             set("gone", "size", "4194304").map_err(|e| e.to_string())?;
             set("gone", "live", "1").map_err(|e| e.to_string())?;
-            let fresh = open_node("gone")?;
+            let fresh = cfs::open_rw("gone")?;
             let mut z = vec![0xffu8; 4 << 20];
             pread(&fresh, &mut z, 0).map_err(|e| e.to_string())?;
             check!(
@@ -312,7 +308,7 @@ fn memory_comes_back_when_the_last_user_of_a_removed_buffer_goes() -> TestResult
         // allocated, or kept or leaked after its last user, moves nothing.
         let before = settled_memfree_kib()?;
         create("mem", 128 << 20, false)?;
-        let fd = open_node("mem")?;
+        let fd = cfs::open_rw("mem")?;
         let map = map_shared(&fd, 32768, 0).map_err(|e| e.to_string())?;
         rmdir("mem").map_err(|e| e.to_string())?;
         let held = settled_memfree_kib()?;
@@ -349,7 +345,7 @@ fn rmmod_is_refused_while_a_directory_or_a_removed_buffer_is_in_use() -> TestRes
             "rmmod with a directory: {r:?}"
         );
         set("pin", "live", "1").map_err(|e| e.to_string())?;
-        let fd = open_node("pin")?;
+        let fd = cfs::open_rw("pin")?;
         let map = map_shared(&fd, 1, 0).map_err(|e| e.to_string())?;
         drop(fd);
         rmdir("pin").map_err(|e| e.to_string())?;

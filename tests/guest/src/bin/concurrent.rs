@@ -63,22 +63,7 @@ impl Written {
     const WORDS: usize = SHARED * 4;
 
     fn new() -> Result<Self, String> {
-        let len = Self::WORDS * 8;
-        // SAFETY: a new anonymous shared mapping at a kernel-chosen address aliases nothing.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!("bitmap mmap: {}", io::Error::last_os_error()));
-        }
-        // Zeroed by the kernel, and never unmapped: the processes share it until they exit.
+        let p = shared_anon(Self::WORDS * 8, "bitmap mmap")?;
         Ok(Self {
             bits: p as *const AtomicU64,
         })
@@ -748,11 +733,20 @@ fn work(
 
 /// A flag in anonymous memory that every process shares, never unmapped.
 fn shared_flag() -> Result<&'static std::sync::atomic::AtomicBool, String> {
+    let p = shared_anon(PAGE, "flag mmap")?;
+    // SAFETY: the page is zeroed (false), aligned, lives until the processes exit and is only
+    // accessed atomically.
+    Ok(unsafe { &*(p as *const std::sync::atomic::AtomicBool) })
+}
+
+/// `len` bytes of zeroed anonymous memory shared with every process forked later, page-aligned
+/// and never unmapped: the processes share it until they exit.
+fn shared_anon(len: usize, what: &str) -> Result<*mut libc::c_void, String> {
     // SAFETY: a new anonymous shared mapping at a kernel-chosen address aliases nothing.
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            PAGE,
+            len,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED | libc::MAP_ANONYMOUS,
             -1,
@@ -760,11 +754,9 @@ fn shared_flag() -> Result<&'static std::sync::atomic::AtomicBool, String> {
         )
     };
     if p == libc::MAP_FAILED {
-        return Err(os_err("flag mmap"));
+        return Err(os_err(what));
     }
-    // SAFETY: the page is zeroed (false), aligned, lives until the processes exit and is only
-    // accessed atomically.
-    Ok(unsafe { &*(p as *const std::sync::atomic::AtomicBool) })
+    Ok(p)
 }
 
 /// The buffer of process `id`'s slice: odd processes have a configfs buffer of their own, of one

@@ -40,10 +40,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn open_node(name: &str) -> Result<OwnedFd, String> {
-    open(&cfs::node(name), libc::O_RDWR).map_err(|e| format!("open {}: {e}", cfs::node(name)))
-}
-
 /// The bytes of a shared mapping.
 fn bytes(m: &Map) -> &[u8] {
     // SAFETY: `m` is a live readable mapping of `m.len` bytes.
@@ -53,7 +49,7 @@ fn bytes(m: &Map) -> &[u8] {
 fn bad_ranges_and_flags_fail_and_create_nothing() -> TestResult {
     scoped(|| {
         create("dx", 4 * PAGE, false)?;
-        let fd = open_node("dx")?;
+        let fd = cfs::open_rw("dx")?;
         let before = std::fs::read_dir("/proc/self/fd")
             .map_err(|e| e.to_string())?
             .count();
@@ -112,7 +108,7 @@ fn bad_ranges_and_flags_fail_and_create_nothing() -> TestResult {
 fn a_dmabuf_maps_exactly_its_range_both_ways() -> TestResult {
     scoped(|| {
         create("dx", 4 * PAGE, false)?;
-        let fd = open_node("dx")?;
+        let fd = cfs::open_rw("dx")?;
         let data = pattern(4 * PAGE, 3);
         pwrite(&fd, &data, 0).map_err(|e| e.to_string())?;
         let d =
@@ -156,7 +152,7 @@ fn a_2m_part_exports_whole() -> TestResult {
     scoped(|| {
         create("huge", 4 << 20, true)?;
         check_eq!(cfs::get("huge", "huge_parts")?, "2");
-        let fd = open_node("huge")?;
+        let fd = cfs::open_rw("huge")?;
         let data = pattern(4 << 20, 11);
         pwrite(&fd, &data, 0).map_err(|e| e.to_string())?;
         let d = export(&fd, 0, 4 << 20, libc::O_RDWR).map_err(|e| e.to_string())?;
@@ -179,7 +175,7 @@ fn a_removed_buffer_lives_as_long_as_its_dmabuf() -> TestResult {
         create("gone", 2 * PAGE, false)?;
         let data = pattern(2 * PAGE, 5);
         let d = {
-            let fd = open_node("gone")?;
+            let fd = cfs::open_rw("gone")?;
             pwrite(&fd, &data, 0).map_err(|e| e.to_string())?;
             export(&fd, 0, 2 * PAGE as u64, libc::O_RDWR).map_err(|e| e.to_string())?
         };

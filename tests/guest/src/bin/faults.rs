@@ -598,7 +598,7 @@ fn every_failure_point_of_a_dmabuf_export_fails_it_cleanly() -> TestResult {
     const SIZE: usize = 4 << 20;
     cfs::scoped(|| {
         cfs::create("fx", SIZE, true)?;
-        let fd = open(&cfs::node("fx"), libc::O_RDWR).map_err(|e| e.to_string())?;
+        let fd = cfs::open_rw("fx")?;
         pwrite(&fd, b"exported", 0).map_err(|e| e.to_string())?;
         let _setup = Setup::new(false)?;
         let mut nth = FailNth::open()?;

@@ -6,6 +6,7 @@
 //! special VMA (`mlock`, `MADV_COLLAPSE`). Each test would fail on a module that got it wrong
 //! (the note of issue 19 says which ones were seen failing before their fix).
 
+use guest_tests::marks::{check_filled, check_marks, fill_marks, mark};
 use guest_tests::sys::*;
 use guest_tests::{TestResult, check, check_eq};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -16,50 +17,8 @@ const RW: libc::c_int = libc::PROT_READ | libc::PROT_WRITE;
 /// Two whole 2 MiB parts and a tail of two pages.
 const SIZE: usize = 2 * PART + 2 * PAGE;
 
-/// The byte at buffer offset `off` after [`fill`]: differs between neighbouring bytes and pages.
-fn mark(off: usize) -> u8 {
-    ((off / PAGE).wrapping_mul(29) ^ (off % PAGE).wrapping_mul(3)) as u8 | 1
-}
-
 fn rw() -> Result<OwnedFd, String> {
     open_rw().map_err(|e| format!("open {DEVICE}: {e}"))
-}
-
-/// Writes [`mark`] over the first `size` bytes of the buffer.
-fn fill(fd: &OwnedFd, size: usize) -> TestResult {
-    let bytes: Vec<u8> = (0..size).map(mark).collect();
-    check_eq!(pwrite(fd, &bytes, 0).map_err(|e| e.to_string())?, size);
-    Ok(())
-}
-
-/// Checks that the whole buffer still holds [`mark`], through `pread`.
-fn check_filled(fd: &OwnedFd, size: usize) -> TestResult {
-    let mut b = vec![0u8; size];
-    check_eq!(pread(fd, &mut b, 0).map_err(|e| e.to_string())?, size);
-    if let Some(i) = (0..size).find(|&i| b[i] != mark(i)) {
-        return Err(format!(
-            "buffer byte {i:#x} is {:#x}, expected {:#x}",
-            b[i],
-            mark(i)
-        ));
-    }
-    Ok(())
-}
-
-/// Checks that every page of `m` (mapping buffer page `pgoff` on) shows [`mark`] at four places.
-fn check_map(m: &Map, pgoff: usize) -> TestResult {
-    for i in 0..m.len / PAGE {
-        for k in [0, 1, PAGE / 2, PAGE - 1] {
-            let (at, off) = (i * PAGE + k, (pgoff + i) * PAGE + k);
-            check!(
-                m.load(at) == mark(off),
-                "mapping byte {at:#x} (buffer offset {off:#x}) is {:#x}, expected {:#x}",
-                m.load(at),
-                mark(off)
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The kernel-log lines that a test must not cause: any report of the kernel's checkers, and the
@@ -186,7 +145,7 @@ fn temp_file(name: &str) -> Result<OwnedFd, String> {
 fn sendfile_to_a_file_copies_from_the_position_or_the_offset() -> TestResult {
     let fd = rw()?;
     let size = device_size()?;
-    fill(&fd, size)?;
+    fill_marks(&fd, size)?;
     let out = temp_file("sendfile")?;
     // From the file position, which moves.
     check_eq!(
@@ -227,7 +186,7 @@ fn sendfile_to_a_file_copies_from_the_position_or_the_offset() -> TestResult {
 fn sendfile_to_a_pipe_streams_the_buffer() -> TestResult {
     let fd = rw()?;
     let size = device_size()?;
-    fill(&fd, size)?;
+    fill_marks(&fd, size)?;
     let (r, w) = pipe()?;
     let n = size.min(16 * PAGE);
     let mut off = 0i64;
@@ -248,7 +207,7 @@ fn sendfile_to_a_pipe_streams_the_buffer() -> TestResult {
 fn splice_from_the_device_into_a_pipe_with_and_without_an_offset() -> TestResult {
     let fd = rw()?;
     let size = device_size()?;
-    fill(&fd, size)?;
+    fill_marks(&fd, size)?;
     let (r, w) = pipe()?;
     check_eq!(lseek(&fd, 7, libc::SEEK_SET).map_err(|e| e.to_string())?, 7);
     check_eq!(
@@ -333,7 +292,7 @@ fn splice_from_a_pipe_into_the_device_with_and_without_an_offset() -> TestResult
 fn tee_duplicates_what_the_device_spliced() -> TestResult {
     let fd = rw()?;
     let size = device_size()?;
-    fill(&fd, size)?;
+    fill_marks(&fd, size)?;
     let (r1, w1) = pipe()?;
     let (r2, w2) = pipe()?;
     let mut off = 64i64;
@@ -397,7 +356,7 @@ impl Mappings {
         let before = file_pmd_mapped_kib()?;
         let huge =
             mmap_fixed(fd, r.base, SIZE, RW, libc::MAP_SHARED, 0).map_err(|e| e.to_string())?;
-        check_map(&huge, 0)?;
+        check_marks(&huge, 0)?;
         let entries = (file_pmd_mapped_kib()? - before) / (PART as i64 / 1024);
         check!(
             entries == 2,
@@ -412,9 +371,9 @@ impl Mappings {
             3 * PAGE as u64,
         )
         .map_err(|e| e.to_string())?;
-        check_map(&small, 3)?;
+        check_marks(&small, 3)?;
         let private = map_private(fd, SIZE / PAGE, 0).map_err(|e| e.to_string())?;
-        check_map(&private, 0)?;
+        check_marks(&private, 0)?;
         // A few private copies: a store to an untouched private page copies it.
         for at in [PAGE + 5, PART + 9] {
             private.store(at, !mark(at));
@@ -430,8 +389,8 @@ impl Mappings {
     /// Every mapping still shows the buffer (and the private copies their own bytes), and the
     /// buffer is unchanged.
     fn check(&self, fd: &OwnedFd) -> TestResult {
-        check_map(&self.huge, 0)?;
-        check_map(&self.small, 3)?;
+        check_marks(&self.huge, 0)?;
+        check_marks(&self.small, 3)?;
         for i in 0..SIZE / PAGE {
             for k in [0, 5, 9, PAGE - 1] {
                 let at = i * PAGE + k;
@@ -475,7 +434,7 @@ fn split_huge_pages_in_debugfs_leaves_the_buffer_alone() -> TestResult {
     }
     with_module(&format!("size={SIZE}"), || {
         let fd = rw()?;
-        fill(&fd, SIZE)?;
+        fill_marks(&fd, SIZE)?;
         let maps = Mappings::new(&fd)?;
         let skip = log_lines();
         let pid = std::process::id();
@@ -495,7 +454,7 @@ fn split_huge_pages_in_debugfs_leaves_the_buffer_alone() -> TestResult {
 fn madv_cold_and_pageout_leave_the_buffer_alone() -> TestResult {
     with_module(&format!("size={SIZE}"), || {
         let fd = rw()?;
-        fill(&fd, SIZE)?;
+        fill_marks(&fd, SIZE)?;
         let maps = Mappings::new(&fd)?;
         let skip = log_lines();
         for advice in [libc::MADV_COLD, libc::MADV_PAGEOUT] {
@@ -529,7 +488,7 @@ fn kpageflags_show_compound_pages_not_thps() -> TestResult {
     }
     with_module(&format!("size={SIZE}"), || {
         let fd = rw()?;
-        fill(&fd, SIZE)?;
+        fill_marks(&fd, SIZE)?;
         let maps = Mappings::new(&fd)?;
         let word = |path: &str, index: usize| -> Result<u64, String> {
             let f = open(path, libc::O_RDONLY).map_err(|e| format!("{path}: {e}"))?;
@@ -782,7 +741,7 @@ fn mlock_and_madv_collapse_treat_the_mapping_as_special() -> TestResult {
     const MADV_COLLAPSE: libc::c_int = 25;
     with_module(&format!("size={SIZE}"), || {
         let fd = rw()?;
-        fill(&fd, SIZE)?;
+        fill_marks(&fd, SIZE)?;
         let maps = Mappings::new(&fd)?;
         for (what, addr, len) in maps.ranges() {
             // SAFETY: locking this test's own mapping.

@@ -2,6 +2,7 @@
 
 //! The module's behaviour, one test per documented rule, against the real `/dev/mydev`.
 
+use guest_tests::marks::{check_marks, fill_marks, mark};
 use guest_tests::sys::*;
 use guest_tests::{TestResult, check, check_eq};
 use mydev::uapi::{MYDEV_IOC_CLEAR, MYDEV_IOC_GET_SIZE};
@@ -1144,39 +1145,6 @@ const TAIL_PAGES: usize = 3;
 const PARTS_SIZE: usize = PARTS * PART + TAIL_PAGES * PAGE;
 /// One PMD entry in `FilePmdMapped` (KiB).
 const ENTRY_KIB: i64 = (PART / 1024) as i64;
-
-/// The byte that [`fill_marks`] puts at buffer offset `off`: differs between neighbouring
-/// bytes, pages and parts.
-fn mark(off: usize) -> u8 {
-    ((off / PAGE).wrapping_mul(13) ^ (off % PAGE).wrapping_mul(7) ^ (off / PART).wrapping_mul(101))
-        as u8
-        | 1
-}
-
-/// Writes [`mark`] over the whole buffer with one `pwrite`.
-fn fill_marks(fd: &std::os::fd::OwnedFd, size: usize) -> TestResult {
-    let bytes: Vec<u8> = (0..size).map(mark).collect();
-    check_eq!(pwrite(fd, &bytes, 0).map_err(|e| e.to_string())?, size);
-    Ok(())
-}
-
-/// Loads four bytes of every page of `m` (first, second, middle, last) and checks that they are
-/// the marks of buffer page `pgoff + i`: each page of the mapping shows its own bytes. Touching
-/// every page also faults in every entry.
-fn check_marks(m: &Map, pgoff: usize) -> TestResult {
-    for i in 0..m.len / PAGE {
-        for k in [0, 1, PAGE / 2, PAGE - 1] {
-            let (at, off) = (i * PAGE + k, (pgoff + i) * PAGE + k);
-            check!(
-                m.load(at) == mark(off),
-                "mapping byte {at:#x} (buffer offset {off:#x}) is {:#x}, expected {:#x}",
-                m.load(at),
-                mark(off)
-            );
-        }
-    }
-    Ok(())
-}
 
 /// How many 2 MiB entries more than `before` are mapped now.
 fn entries_since(before: i64) -> Result<i64, String> {

@@ -22,7 +22,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 fn buffer() -> Result<(OwnedFd, Vec<u8>), String> {
     create("pin", SIZE, true)?;
     check_eq!(cfs::get("pin", "huge_parts")?, "2");
-    let fd = open(&cfs::node("pin"), libc::O_RDWR).map_err(|e| e.to_string())?;
+    let fd = cfs::open_rw("pin")?;
     let data = pattern(SIZE, 9);
     pwrite(&fd, &data, 0).map_err(|e| e.to_string())?;
     Ok((fd, data))
