@@ -70,7 +70,6 @@ use kernel::{
 // field-less structs; they are only passed by pointer here, never read or passed by value.
 #[allow(improper_ctypes)]
 extern "C" {
-    fn mydev_sg_first(sgt: *mut bindings::sg_table) -> *mut bindings::scatterlist;
     fn mydev_sg_set_page_next(
         sg: *mut bindings::scatterlist,
         page: *mut bindings::page,
@@ -242,8 +241,8 @@ fn build_table(export: &Export) -> Result<*mut bindings::sg_table> {
         drop(unsafe { KBox::from_raw(sgt) });
         return Err(Error::from_errno(ret));
     }
-    // SAFETY: The table has `nents` entries.
-    let mut sg = unsafe { mydev_sg_first(sgt) };
+    // SAFETY: `sg_alloc_table` succeeded, so `sgt` holds a chain of `nents` entries from `sgl`.
+    let mut sg = unsafe { (*sgt).sgl };
     let mut missing = false;
     range::segments(export.first, export.pages, PART_PAGES, huge, |page, n| {
         let Some(p) = buffer.page(page) else {

@@ -14,19 +14,12 @@
 #include <linux/scatterlist.h>
 
 /* Declared for the Rust side in dmabuf.rs. */
-struct scatterlist *mydev_sg_first(struct sg_table *sgt);
 struct scatterlist *mydev_sg_set_page_next(struct scatterlist *sg,
 					   struct page *page, unsigned int len);
 void mydev_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
 			     enum dma_data_direction dir);
 void mydev_dmabuf_sync(struct dma_buf *dmabuf, enum dma_data_direction dir,
 		       bool for_cpu);
-
-/* The first entry of a table that sg_alloc_table() made. */
-struct scatterlist *mydev_sg_first(struct sg_table *sgt)
-{
-	return sgt->sgl;
-}
 
 /*
  * Points @sg at @len bytes from the start of @page (physically contiguous
