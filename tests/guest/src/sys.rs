@@ -251,6 +251,30 @@ impl Map {
     pub fn forget(mut self) {
         self.len = 0;
     }
+
+    /// Takes a mapping placed over a [`Reserve`] by [`mmap_fixed`] away, and puts inaccessible
+    /// reserved memory back in the same step (`MAP_FIXED`). Dropping it would unmap the range
+    /// and leave a hole in the reservation, which another thread's allocation could take before
+    /// the next `mmap_fixed` there lands on it.
+    pub fn unplace(self) -> io::Result<()> {
+        // SAFETY: the range is this value's own mapping, inside the caller's reservation; an
+        // inaccessible anonymous mapping replaces it.
+        let p = unsafe {
+            libc::mmap(
+                self.addr as *mut libc::c_void,
+                self.len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        self.forget();
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Map {
@@ -436,7 +460,8 @@ pub fn reserve_aligned(len: usize) -> io::Result<Reserve> {
 }
 
 /// `mmap(addr, len, prot, flags | MAP_FIXED, fd, off)`: a mapping placed over part of a
-/// [`Reserve`].
+/// [`Reserve`]. A test that maps there again while other threads run takes it away with
+/// [`Map::unplace`], not by dropping it.
 pub fn mmap_fixed(
     fd: &OwnedFd,
     addr: usize,
