@@ -29,10 +29,14 @@ report() {
     sleep 10
 }
 
-# The kernel's own modules that mmap.ko needs (configfs on Debian's kernels), then configfs.
+# The kernel's own modules that the guest needs (on Debian's kernels: configfs, and the drivers
+# the suites use as peers), each with its arguments from <module>.args, then configfs.
 for m in /lib/modules/preload/*.ko; do
     [ -e "$m" ] || continue
-    if ! insmod "$m"; then
+    args=""
+    [ -e "$m.args" ] && args=$(cat "$m.args")
+    # shellcheck disable=SC2086 # the arguments are separate words on purpose
+    if ! insmod "$m" $args; then
         echo "mydev-init: insmod $m failed" > $OUT
         report 125
     fi

@@ -140,12 +140,17 @@ fn initramfs(spec: &GuestSpec<'_>) -> Result<Initramfs> {
     fs.symlink("bin/sh", "busybox");
     fs.host_file("lib/modules/mmap.ko", spec.module)?;
     // Loaded by `/init` before `mmap.ko`, in this order (the names sort as the list does).
+    // Each with its arguments, if any, in `<module>.args`.
     for (i, m) in spec.kernel.preload.iter().enumerate() {
-        let name = m
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("module file name")?;
-        fs.host_file(&format!("lib/modules/preload/{i:02}-{name}"), m)?;
+        let name =
+            m.ko.file_name()
+                .and_then(|n| n.to_str())
+                .context("module file name")?;
+        let at = format!("lib/modules/preload/{i:02}-{name}");
+        fs.host_file(&at, &m.ko)?;
+        if !m.args.is_empty() {
+            fs.file(&format!("{at}.args"), m.args.as_str(), 0o644);
+        }
     }
     fs.host_file("bin/user_test", &spec.tools.user_test)?;
     fs.host_file("bin/mydevctl", &spec.tools.mydevctl)?;

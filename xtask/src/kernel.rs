@@ -73,10 +73,10 @@ pub struct Kernel {
     /// Where modules for it are built: `None` on the host, or a chroot with the compiler that
     /// built the kernel (a distribution's kernel, see `stock.rs`).
     pub chroot: Option<crate::stock::Chroot>,
-    /// The kernel's own modules that `mmap.ko` needs, uncompressed, which the guest loads
-    /// before it in this order: `configfs.ko` on Debian's kernels (`CONFIGFS_FS=m`); none on
-    /// ours, which build it in.
-    pub preload: Vec<PathBuf>,
+    /// The kernel's own modules that the guest loads before `mmap.ko`, in this order: on
+    /// Debian's kernels `configfs.ko` (`CONFIGFS_FS=m`) and the suites' peer drivers (see
+    /// `stock_modules.rs`); none on ours, which build them in.
+    pub preload: Vec<crate::stock_modules::Preload>,
 }
 
 impl Kernel {

@@ -24,6 +24,7 @@ mod qemu;
 mod selftest;
 mod setup;
 mod stock;
+mod stock_modules;
 mod tally;
 mod tests_cmd;
 #[cfg(test)]

@@ -14,8 +14,10 @@
 use crate::kernel::{Kernel, Profile, cache_key};
 use crate::paths::Paths;
 use crate::setup;
+use crate::stock_modules;
+pub use crate::stock_modules::unpack_module;
 use crate::ui::{Phase, run_logged};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -282,7 +284,7 @@ pub fn ensure(paths: &Paths, d: Distro) -> Result<Kernel> {
     )?;
 
     let image = ensure_image(&chroot, &release, &log)?;
-    let preload = image_modules(&chroot, &release, PRELOAD)?;
+    let preload = stock_modules::preload(&chroot, &release, &log)?;
     let settings = config
         .lines()
         .filter(|l| l.starts_with("CONFIG_") && l.ends_with("=y"))
@@ -315,59 +317,6 @@ pub fn ensure(paths: &Paths, d: Distro) -> Result<Kernel> {
         kernel.image.display()
     ));
     Ok(kernel)
-}
-
-/// The image's modules that `mmap.ko` needs (paths under `/usr/lib/modules/<release>/`, without
-/// the compression suffix), in load order: configfs, for the configfs buffers.
-const PRELOAD: &[&str] = &["kernel/fs/configfs/configfs.ko"];
-
-/// The modules `names` of the unpacked image of `release` (see [`ensure_image`]), decompressed
-/// beside it for busybox's `insmod`.
-fn image_modules(chroot: &Chroot, release: &str, names: &[&str]) -> Result<Vec<PathBuf>> {
-    let dir = chroot.root.join("var/cache/mydev-image");
-    let modules = dir.join(format!("root/usr/lib/modules/{release}"));
-    let plain = dir.join("preload");
-    std::fs::create_dir_all(&plain)?;
-    let mut out = Vec::new();
-    for name in names {
-        let file = Path::new(name)
-            .file_name()
-            .context("a module path names a file")?;
-        let ko = plain.join(file);
-        if !ko.is_file() {
-            let packed = ["", ".xz", ".zst", ".gz"]
-                .iter()
-                .map(|ext| modules.join(format!("{name}{ext}")))
-                .find(|p| p.is_file())
-                .with_context(|| format!("{name} is not in {}", modules.display()))?;
-            unpack_module(&packed, &ko)?;
-        }
-        out.push(ko);
-    }
-    Ok(out)
-}
-
-/// Copies `m` to `ko`, decompressed (busybox's insmod takes a plain `.ko`).
-pub fn unpack_module(m: &Path, ko: &Path) -> Result<()> {
-    let tool = match m.extension().and_then(|e| e.to_str()) {
-        Some("xz") => "xz",
-        Some("zst") => "zstd",
-        Some("gz") => "gzip",
-        _ => {
-            std::fs::copy(m, ko)?;
-            return Ok(());
-        }
-    };
-    let out = Command::new(tool).args(["-d", "-c"]).arg(m).output()?;
-    if !out.status.success() {
-        bail!(
-            "{tool} -d {}: {}",
-            m.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    std::fs::write(ko, out.stdout)?;
-    Ok(())
 }
 
 /// Debian's signed image of `release`: `linux-binary-<release>`, downloaded in the chroot and
