@@ -51,7 +51,10 @@ pub const TEST: Profile = Profile {
     fragments: &["minimal.config", "test.config"],
     // rcu_expedited: module unloading waits for RCU grace periods, which take tens of
     // milliseconds each under emulation; expedited ones keep the load/unload cycles affordable.
-    cmdline: "slub_debug=FZPU debug_pagealloc=on page_poison=1 kmemleak=on rcupdate.rcu_expedited=1",
+    // vivid.allocators=1: the virtual camera imports dma-bufs with the dma-contig allocator,
+    // which maps the attachment (the dmabuf suite).
+    cmdline: "slub_debug=FZPU debug_pagealloc=on page_poison=1 kmemleak=on rcupdate.rcu_expedited=1 \
+              vivid.allocators=1",
     llvm: Some("-19"),
     tcg_one_thread: false,
 };
