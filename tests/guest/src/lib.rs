@@ -14,6 +14,8 @@ pub mod inject;
 pub mod marks;
 pub mod race;
 pub mod sys;
+pub mod uring;
+pub mod v4l2;
 
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `MYDEV_IOC_EXPORT_DMABUF` against the real module: the rules of the ioctl, the dma-buf's
-//! mapping of exactly its range, `DMA_BUF_IOCTL_SYNC`, the exporter's name in debugfs, and the
-//! lifetimes (a removed buffer lives as long as its dma-buf; `rmmod` waits for the last one).
+//! mapping of exactly its range, `DMA_BUF_IOCTL_SYNC`, the exporter's name in debugfs, the
+//! lifetimes (a removed buffer lives as long as its dma-buf; `rmmod` waits for the last one), and
+//! two importers in the kernel: vgem (DRM; attaches) and vivid (V4L2; maps the attachment for
+//! its device and captures a frame into it).
 
 use guest_tests::cfs::{self, create, rmdir, scoped};
 use guest_tests::sys::*;
+use guest_tests::v4l2::{Camera, vivid_capture_node};
 use guest_tests::{TestResult, check, check_eq};
 use mydev::uapi::{MYDEV_IOC_EXPORT_DMABUF, MydevExportDmabuf};
 use std::io;
@@ -275,14 +278,9 @@ fn attached(size: usize) -> Result<Vec<String>, String> {
 
 fn vgem_imports_the_dmabuf_and_lets_it_go() -> TestResult {
     let Some(card) = vgem_card() else {
-        return Err("SKIP: no vgem DRM device: the kernel does not build it in \
-                    (CONFIG_DRM_VGEM=y), and the harness loads no vgem.ko (Debian's is in \
-                    linux-modules-<release>, which it does not unpack)"
-            .into());
+        return Err("SKIP: no vgem DRM device (CONFIG_DRM_VGEM, vgem.ko)".into());
     };
-    if !std::path::Path::new("/sys/kernel/debug/dma_buf").exists() {
-        let _ = sh("mount -t debugfs debugfs /sys/kernel/debug");
-    }
+    mount_debugfs();
     let card = open(&card, libc::O_RDWR).map_err(|e| format!("open {card}: {e}"))?;
     let fd = open_rw().map_err(|e| e.to_string())?;
     let size = device_size()?;
@@ -337,6 +335,69 @@ fn vgem_imports_the_dmabuf_and_lets_it_go() -> TestResult {
     restore()
 }
 
+/// Mounts debugfs for the dma-buf listing, if the kernel has it and it is not mounted yet.
+fn mount_debugfs() {
+    if !std::path::Path::new("/sys/kernel/debug/dma_buf").exists() {
+        let _ = sh("mount -t debugfs debugfs /sys/kernel/debug");
+    }
+}
+
+fn vivid_captures_a_frame_into_the_dmabuf() -> TestResult {
+    let Some(node) = vivid_capture_node() else {
+        return Err("SKIP: no vivid capture node (CONFIG_VIDEO_VIVID, vivid.ko)".into());
+    };
+    mount_debugfs();
+    scoped(|| {
+        // Three 2 MiB parts; the middle one is exported whole, which vivid's dma-contig
+        // allocator takes as one DMA-contiguous piece.
+        create("cam", 3 * PART, true)?;
+        check_eq!(cfs::get("cam", "huge_parts")?, "3");
+        let fd = cfs::open_rw("cam")?;
+        const FILL: u8 = 0xa5;
+        pwrite(&fd, &vec![FILL; 3 * PART], 0).map_err(|e| e.to_string())?;
+        let cam = Camera::open(&node).map_err(|e| format!("open {node}: {e}"))?;
+        let g = cam.geometry;
+        check!(
+            g.sizeimage <= PART,
+            "vivid's frame is larger than a part: {g:?}"
+        );
+        let reference = cam
+            .frame()
+            .map_err(|e| format!("capture into vivid's buffer: {e}"))?;
+        check_eq!(reference.len(), g.sizeimage);
+        let d = export(&fd, PART as u64, PART as u64, libc::O_RDWR).map_err(|e| e.to_string())?;
+        let n = cam
+            .frame_into(&d, PART)
+            .map_err(|e| format!("capture into the dma-buf: {e}"))?;
+        check_eq!(n, g.sizeimage);
+        // vivid let go of its attachment when its buffers were freed.
+        check_eq!(attached(PART)?, Vec::<String>::new());
+        let mut got = vec![0u8; 3 * PART];
+        pread(&fd, &mut got, 0).map_err(|e| e.to_string())?;
+        check!(
+            got[..PART].iter().all(|&b| b == FILL),
+            "vivid wrote before the exported range"
+        );
+        check!(
+            got[PART + n..].iter().all(|&b| b == FILL),
+            "vivid wrote past its frame"
+        );
+        // The bottom rows hold only the test pattern (vivid's text is at the top), the same in
+        // every frame: the dma-buf's frame is vivid's frame, at the range's start.
+        let rows = 16 * g.bytesperline;
+        let frame = &got[PART..PART + n];
+        check!(
+            reference[n - rows..].iter().any(|&b| b != FILL),
+            "the reference frame looks like the fill"
+        );
+        check!(
+            frame[n - rows..] == reference[n - rows..],
+            "the frame in the buffer differs from vivid's own in the last 16 rows"
+        );
+        Ok(())
+    })
+}
+
 fn main() -> ExitCode {
     guest_tests::main(guest_tests::tests![
         bad_ranges_and_flags_fail_and_create_nothing,
@@ -346,5 +407,6 @@ fn main() -> ExitCode {
         rmmod_waits_for_the_last_dmabuf,
         debugfs_names_the_exporter,
         vgem_imports_the_dmabuf_and_lets_it_go,
+        vivid_captures_a_frame_into_the_dmabuf,
     ])
 }

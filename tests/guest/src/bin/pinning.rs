@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Paths that pin a mapping's pages (`get_user_pages`) instead of copying through the page
-//! tables: `vmsplice` from a mapping into a pipe, and `process_vm_readv`/`process_vm_writev` on
-//! another process's mapping, for a part mapped with a 2 MiB entry and for 4 KiB entries.
+//! Paths that pin a mapping's pages (`get_user_pages`/`pin_user_pages`) instead of copying
+//! through the page tables, each for a part mapped with a 2 MiB entry and for 4 KiB entries:
+//! `vmsplice` from a mapping into a pipe, `process_vm_readv`/`process_vm_writev` on another
+//! process's mapping, io_uring fixed buffers (a long-term pin that outlives the mapping), and
+//! `O_DIRECT` reads and writes between a RAM disk and a mapping.
 
 use guest_tests::cfs::{self, create, scoped};
 use guest_tests::sys::*;
+use guest_tests::uring::Ring;
 use guest_tests::{TestResult, check, check_eq};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
@@ -169,9 +172,135 @@ fn process_vm_readv_and_writev_reach_another_process_mapping() -> TestResult {
     })
 }
 
+/// The two mappings' ranges that the io_uring and `O_DIRECT` tests move: the first part whole
+/// (one 2 MiB entry) and 64 KiB of 4 KiB entries; each with its offset in the buffer.
+fn ranges(whole: &Map, small: &Map) -> [(&'static str, usize, usize, usize); 2] {
+    [
+        ("the 2 MiB-mapped part", whole.addr, 0, PART),
+        ("4 KiB entries", small.addr, PART + PAGE, 64 << 10),
+    ]
+}
+
+fn io_uring_fixed_buffers_pin_the_mapping_until_unregistered() -> TestResult {
+    scoped(|| {
+        let mut ring = match Ring::new() {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                return Err("SKIP: no io_uring in this kernel (CONFIG_IO_URING)".into());
+            }
+            r => r.map_err(|e| format!("io_uring_setup: {e}"))?,
+        };
+        let (fd, data) = buffer()?;
+        let (whole, small) = mappings(&fd)?;
+        let ranges = ranges(&whole, &small);
+        ring.register(&ranges.map(|(_, addr, _, len)| (addr, len)))
+            .map_err(|e| format!("IORING_REGISTER_BUFFERS of the mappings: {e}"))?;
+        let file = open(
+            "/tmp/pin-uring",
+            libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+        )
+        .map_err(|e| e.to_string())?;
+        // WRITE_FIXED: the file gets the buffer's bytes; READ_FIXED: the buffer gets the file's.
+        let new = pattern(SIZE, 41);
+        for (i, (what, _, off, len)) in ranges.iter().enumerate() {
+            let n = ring.fixed(true, &file, i, 0, *len, *off as u64);
+            check_eq!(n.map_err(|e| format!("{what}: WRITE_FIXED: {e}"))?, *len);
+            let mut got = vec![0u8; *len];
+            pread(&file, &mut got, *off as i64).map_err(|e| e.to_string())?;
+            check!(
+                got == data[*off..off + len],
+                "{what}: the file has other bytes"
+            );
+            pwrite(&file, &new[*off..off + len], *off as i64).map_err(|e| e.to_string())?;
+            let n = ring.fixed(false, &file, i, 0, *len, *off as u64);
+            check_eq!(n.map_err(|e| format!("{what}: READ_FIXED: {e}"))?, *len);
+            let mut got = vec![0u8; *len];
+            pread(&fd, &mut got, *off as i64).map_err(|e| e.to_string())?;
+            check!(
+                got == new[*off..off + len],
+                "{what}: the buffer has other bytes"
+            );
+        }
+        // Unmapped, closed and removed: the registered pages stay pinned, with their bytes,
+        // until the ring lets them go.
+        drop((whole, small, fd));
+        cfs::remove("pin")?;
+        let out = open(
+            "/tmp/pin-uring-after",
+            libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+        )
+        .map_err(|e| e.to_string())?;
+        for (i, (what, _, off, len)) in ranges.iter().enumerate() {
+            let n = ring.fixed(true, &out, i, 0, *len, 0);
+            check_eq!(
+                n.map_err(|e| format!("{what}: WRITE_FIXED after munmap: {e}"))?,
+                *len
+            );
+            let mut got = vec![0u8; *len];
+            pread(&out, &mut got, 0).map_err(|e| e.to_string())?;
+            check!(
+                got == new[*off..off + len],
+                "{what}: the pinned pages lost their bytes after munmap and rmdir"
+            );
+        }
+        ring.unregister().map_err(|e| format!("unregister: {e}"))?;
+        let _ = std::fs::remove_file("/tmp/pin-uring");
+        let _ = std::fs::remove_file("/tmp/pin-uring-after");
+        Ok(())
+    })
+}
+
+/// The RAM disk of the `O_DIRECT` test (`brd`: built into the test kernel, loaded on Debian's).
+const DISK: &str = "/dev/ram0";
+
+fn o_direct_moves_bytes_between_a_disk_and_the_mapping() -> TestResult {
+    if !std::path::Path::new(DISK).exists() {
+        return Err(format!(
+            "SKIP: no {DISK} (CONFIG_BLK_DEV_RAM, brd.ko) for O_DIRECT"
+        ));
+    }
+    scoped(|| {
+        let (fd, data) = buffer()?;
+        let (whole, small) = mappings(&fd)?;
+        let direct = open(DISK, libc::O_RDWR | libc::O_DIRECT)
+            .map_err(|e| format!("open {DISK} O_DIRECT: {e}"))?;
+        let cached = open(DISK, libc::O_RDWR).map_err(|e| e.to_string())?;
+        let new = pattern(SIZE, 83);
+        for (what, addr, off, len) in ranges(&whole, &small) {
+            // From the mapping to the disk: the disk gets the buffer's bytes.
+            let n = pwrite_raw(&direct, addr, len, off as i64);
+            check_eq!(n.map_err(|e| format!("{what}: O_DIRECT write: {e}"))?, len);
+            let mut got = vec![0u8; len];
+            pread(&cached, &mut got, off as i64).map_err(|e| e.to_string())?;
+            check!(
+                got == data[off..off + len],
+                "{what}: the disk has other bytes"
+            );
+            // From the disk to the mapping: the buffer gets the disk's bytes.
+            pwrite(&cached, &new[off..off + len], off as i64).map_err(|e| e.to_string())?;
+            // SAFETY: fdatasync on our own descriptor.
+            check!(
+                unsafe { libc::fdatasync(cached.as_raw_fd()) } == 0,
+                "fdatasync"
+            );
+            // SAFETY: `addr..addr + len` lies inside a live shared mapping of the buffer.
+            let n = unsafe { pread_raw(&direct, addr, len, off as i64) };
+            check_eq!(n.map_err(|e| format!("{what}: O_DIRECT read: {e}"))?, len);
+            let mut got = vec![0u8; len];
+            pread(&fd, &mut got, off as i64).map_err(|e| e.to_string())?;
+            check!(
+                got == new[off..off + len],
+                "{what}: the buffer has other bytes"
+            );
+        }
+        Ok(())
+    })
+}
+
 fn main() -> ExitCode {
     guest_tests::main(guest_tests::tests![
         vmsplice_pins_mapped_pages_into_a_pipe,
         process_vm_readv_and_writev_reach_another_process_mapping,
+        io_uring_fixed_buffers_pin_the_mapping_until_unregistered,
+        o_direct_moves_bytes_between_a_disk_and_the_mapping,
     ])
 }
