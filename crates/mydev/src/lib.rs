@@ -45,7 +45,7 @@ pub use options::MapOptions;
 pub use sys::{Mapping, page_size};
 
 use std::fs::{File, OpenOptions};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -279,6 +279,53 @@ impl Device {
     /// ```
     pub fn map_range(&self, offset: usize, len: usize) -> Result<Mapping, Error> {
         MapOptions::new().offset(offset).len(len).map(self)
+    }
+}
+
+impl Device {
+    /// Hands `len` bytes of the buffer from `offset` to other drivers as a new dma-buf
+    /// (`MYDEV_IOC_EXPORT_DMABUF`): a GPU, camera or other importer, given the descriptor, uses
+    /// the buffer's memory in place, and the dma-buf's own `mmap` maps the same bytes. It is
+    /// read-write when the device was opened read-write, read-only otherwise, and closed on
+    /// `exec`. The dma-buf keeps the buffer alive after the device is closed.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Ioctl`]: `EINVAL` for a range that is empty, not page-aligned or outside the
+    /// buffer; `ENOTTY` from a module built without dma-buf support.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::os::fd::AsRawFd;
+    /// let dev = mydev::Device::open_default()?;
+    /// let dmabuf = dev.export_dmabuf(0, 2 << 20)?;
+    /// println!("dma-buf fd {}", dmabuf.as_raw_fd());
+    /// # Ok::<(), mydev::Error>(())
+    /// ```
+    pub fn export_dmabuf(&self, offset: usize, len: usize) -> Result<OwnedFd, Error> {
+        use rustix::fs::OFlags;
+        let access = if self.writable {
+            OFlags::RDWR
+        } else {
+            OFlags::RDONLY
+        };
+        sys::export_dmabuf(
+            &self.file,
+            offset as u64,
+            len as u64,
+            (access | OFlags::CLOEXEC).bits(),
+        )
+        .map_err(|e| {
+            let message = format!(
+                "cannot export {} at offset {offset} of {} as a dma-buf (MYDEV_IOC_EXPORT_DMABUF; \
+                 a range is page-aligned, non-empty and inside the {}-byte buffer)",
+                error::bytes(len),
+                self.path.display(),
+                self.size
+            );
+            Error::os(ErrorKind::Ioctl, &self.path, message, e)
+        })
     }
 }
 

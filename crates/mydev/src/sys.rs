@@ -4,12 +4,13 @@
 
 use crate::error::{Bounds, Error};
 use crate::{copy, uapi};
-use rustix::ioctl::{Getter, NoArg, ioctl};
+use rustix::ioctl::{Getter, NoArg, Updater, ioctl};
 #[cfg(test)]
 use rustix::mm::mmap_anonymous;
 use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use std::fs::File;
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
@@ -36,6 +37,34 @@ pub(crate) fn clear(file: &File) -> io::Result<()> {
     // SAFETY: `MYDEV_IOC_CLEAR` is `_IO(0xB9, 2)`: it takes no argument and touches no user memory.
     unsafe { ioctl(file, NoArg::<{ uapi::MYDEV_IOC_CLEAR as _ }>::new()) }?;
     Ok(())
+}
+
+/// Exports `offset..offset + size` of the buffer as a new dma-buf (`MYDEV_IOC_EXPORT_DMABUF`)
+/// with `flags` (`O_CLOEXEC`, `O_RDWR` or `O_RDONLY`).
+pub(crate) fn export_dmabuf(
+    file: &File,
+    offset: u64,
+    size: u64,
+    flags: u32,
+) -> io::Result<OwnedFd> {
+    let mut arg = uapi::MydevExportDmabuf {
+        offset,
+        size,
+        flags,
+        fd: -1,
+    };
+    // SAFETY: `MYDEV_IOC_EXPORT_DMABUF` is `_IOWR(0xB9, 3, struct mydev_export_dmabuf)`: the
+    // driver reads and writes exactly that struct, which `Updater` borrows for the call.
+    unsafe {
+        ioctl(
+            file,
+            Updater::<{ uapi::MYDEV_IOC_EXPORT_DMABUF as _ }, uapi::MydevExportDmabuf>::new(
+                &mut arg,
+            ),
+        )
+    }?;
+    // SAFETY: the ioctl succeeded, so `arg.fd` is a new descriptor that only we hold.
+    Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
 }
 
 /// A mapping of part of the device buffer, unmapped on drop: shared (stores reach the device

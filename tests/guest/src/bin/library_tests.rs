@@ -325,8 +325,65 @@ fn dropping_a_mapping_unmaps_it() -> TestResult {
     Ok(())
 }
 
+/// The descriptor's access mode (`O_ACCMODE` of `F_GETFL`) and whether it is closed on exec.
+fn fd_mode(fd: &impl AsRawFd) -> (i32, bool) {
+    // SAFETY: plain fcntl queries on a descriptor we hold.
+    let (fl, fdfl) = unsafe {
+        (
+            libc::fcntl(fd.as_raw_fd(), libc::F_GETFL),
+            libc::fcntl(fd.as_raw_fd(), libc::F_GETFD),
+        )
+    };
+    (fl & libc::O_ACCMODE, fdfl & libc::FD_CLOEXEC != 0)
+}
+
+fn export_dmabuf_shares_the_bytes_with_the_devices_access() -> TestResult {
+    let d = dev()?;
+    d.write_at(0, b"exported").map_err(|e| e.to_string())?;
+    let buf = d.export_dmabuf(0, PAGE).map_err(|e| chain(&e))?;
+    check_eq!(fd_mode(&buf), (libc::O_RDWR, true));
+    // SAFETY: a new shared read-only mapping of the dma-buf at a kernel-chosen address.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            PAGE,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            buf.as_raw_fd(),
+            0,
+        )
+    };
+    check!(p != libc::MAP_FAILED, "mmap of the dma-buf failed");
+    let mut got = [0u8; 8];
+    // SAFETY: the first 8 bytes of the live mapping; nothing writes them meanwhile.
+    unsafe { std::ptr::copy_nonoverlapping(p.cast::<u8>(), got.as_mut_ptr(), 8) };
+    // SAFETY: unmapping the mapping made above.
+    unsafe { libc::munmap(p, PAGE) };
+    check_eq!(&got, b"exported");
+    let ro = Device::open_read_only(DEVICE).map_err(|e| e.to_string())?;
+    let rbuf = ro.export_dmabuf(0, PAGE).map_err(|e| chain(&e))?;
+    check_eq!(fd_mode(&rbuf), (libc::O_RDONLY, true));
+    for (off, len) in [(1, PAGE), (0, 0), (d.size(), PAGE)] {
+        let e = d
+            .export_dmabuf(off, len)
+            .err()
+            .ok_or(format!("export_dmabuf({off}, {len}) succeeded"))?;
+        check_eq!(e.kind(), ErrorKind::Ioctl);
+        check!(
+            e.to_string().contains("as a dma-buf") && e.to_string().contains("page-aligned"),
+            "{e}"
+        );
+        let source = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .and_then(std::io::Error::raw_os_error);
+        check_eq!(source, Some(libc::EINVAL));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     guest_tests::main(guest_tests::tests![
+        export_dmabuf_shares_the_bytes_with_the_devices_access,
         open_reports_the_size_from_the_ioctl,
         read_at_and_write_at_round_trip,
         map_range_checks_bounds_before_mapping,
