@@ -322,7 +322,7 @@ pub fn ensure(paths: &Paths, d: Distro) -> Result<Kernel> {
 /// Debian's signed image of `release`: `linux-binary-<release>`, downloaded in the chroot and
 /// unpacked (not installed) beside it.
 fn ensure_image(chroot: &Chroot, release: &str, log: &Path) -> Result<PathBuf> {
-    let dir = chroot.root.join("var/cache/mydev-image");
+    let dir = stock_modules::image_dir(chroot);
     let image = dir.join(format!("root/usr/lib/modules/{release}/vmlinuz"));
     let boot = dir.join(format!("root/boot/vmlinuz-{release}"));
     for p in [&image, &boot] {
@@ -330,34 +330,8 @@ fn ensure_image(chroot: &Chroot, release: &str, log: &Path) -> Result<PathBuf> {
             return Ok(p.clone());
         }
     }
-    std::fs::create_dir_all(&dir)?;
     let package = format!("linux-binary-{release}");
-    let mut download = chroot.command(&[
-        "sh",
-        "-c",
-        "cd /var/cache/mydev-image && apt-get -q download \"$0\"",
-        &package,
-    ]);
-    run_logged(
-        &format!("apt-get download {package}"),
-        &mut download,
-        log,
-        Duration::from_secs(30),
-    )?;
-    let deb = std::fs::read_dir(&dir)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .with_context(|| format!("apt-get download {package} left no .deb"))?;
-    run_logged(
-        "dpkg-deb -x",
-        Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&deb)
-            .arg(dir.join("root")),
-        log,
-        Duration::from_secs(30),
-    )?;
+    stock_modules::unpack_package(chroot, &package, log)?;
     [image, boot]
         .into_iter()
         .find(|p| p.is_file())

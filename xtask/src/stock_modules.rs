@@ -76,6 +76,14 @@ fn ensure_unpacked(chroot: &Chroot, package: &str, tree: &Path, log: &Path) -> R
     if stamp.is_file() {
         return Ok(());
     }
+    unpack_package(chroot, package, log)?;
+    std::fs::write(&stamp, "")?;
+    Ok(())
+}
+
+/// Downloads `package` in the chroot and unpacks it (not installs it) into the image's root,
+/// [`image_dir`]`/root`; the `.deb` is not kept.
+pub fn unpack_package(chroot: &Chroot, package: &str, log: &Path) -> Result<()> {
     let dir = image_dir(chroot);
     let debs = dir.join("debs");
     std::fs::create_dir_all(&debs)?;
@@ -109,9 +117,7 @@ fn ensure_unpacked(chroot: &Chroot, package: &str, tree: &Path, log: &Path) -> R
         log,
         Duration::from_secs(60),
     )?;
-    // The package is unpacked; its 100 MB download is not needed again.
     std::fs::remove_file(&deb)?;
-    std::fs::write(&stamp, "")?;
     Ok(())
 }
 
