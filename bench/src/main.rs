@@ -18,7 +18,11 @@
 //! a mapping whose pages are all present), `create_map_touch` (create a new buffer of the size —
 //! a configfs buffer for mydev, a memfd of each kind — map it, store to every page, unmap and
 //! remove it; not for cref, whose one buffer is made at load) and `read_1m`/`write_1m` (sequential `read`/`write`
-//! calls of 1 MiB, or of the whole buffer if smaller), all in microseconds per operation. At the
+//! calls of 1 MiB, or of the whole buffer if smaller), all in microseconds per operation. From
+//! 4 MiB on it also measures the zero-copy figures (`zero_copy.rs`): `dmabuf_map_touch` (export
+//! the buffer as a dma-buf, mydev's ioctl or udmabuf for a memfd, attach it to vgem, map it and
+//! touch every page) and, for mydev, `dio_write_map`/`dio_write_copy` (an `O_DIRECT` write of
+//! the whole buffer to a RAM disk from a mapping, or after a `read()` copy). At the
 //! `--detail` size it also measures the per-call figures: sequential reads and writes in chunks
 //! of 64 B to 1 MiB (MB/s), `pread` latency (ns) and the map/unmap of one page (ns).
 //!
@@ -68,6 +72,8 @@ use std::os::unix::fs::FileExt;
 use std::process::Command;
 use std::time::Instant;
 
+mod zero_copy;
+
 const PAGE: usize = 4096;
 /// A PMD-sized page: the huge page of THP and of the hugetlb memfd.
 const HUGE: usize = 2 << 20;
@@ -114,7 +120,9 @@ fn open(path: &str) -> io::Result<File> {
 
 fn memfd_create(flags: libc::c_uint) -> io::Result<File> {
     // SAFETY: a valid NUL-terminated name.
-    let fd = unsafe { libc::memfd_create(c"mydev-bench".as_ptr(), libc::MFD_CLOEXEC | flags) };
+    // Sealing allowed: udmabuf takes only memfds sealed against shrinking.
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING | flags;
+    let fd = unsafe { libc::memfd_create(c"mydev-bench".as_ptr(), flags) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -329,6 +337,12 @@ enum Op {
     /// Creates a new buffer of the size, maps it whole, stores to every page, unmaps it and
     /// removes it, `ops` times: a configfs buffer for mydev, a new memfd of each kind.
     CreateMapTouch { ops: usize },
+    /// Exports the whole buffer as a dma-buf, attaches it to vgem, maps it, stores to every
+    /// page, unmaps, detaches and closes it, `ops` times (see `zero_copy`).
+    DmabufMapTouch { ops: usize },
+    /// Writes the whole buffer to the RAM disk with `O_DIRECT`, from the warm mapping
+    /// (`from_map`) or after a `read()` of it into anonymous memory, `ops` times.
+    DioWrite { ops: usize, from_map: bool },
 }
 
 /// One measurement: a metric at one parameter, for every contender it applies to.
@@ -348,9 +362,14 @@ impl Case {
         let write = matches!(self.op, Op::Seq { write: true, .. });
         // cref's one buffer cannot be made on demand; memcpy has no file.
         let create = matches!(self.op, Op::CreateMapTouch { .. });
+        // cref has no dma-buf export; the O_DIRECT figures compare mydev with itself.
+        let export = matches!(self.op, Op::DmabufMapTouch { .. });
+        let direct = matches!(self.op, Op::DioWrite { .. });
         !(mapping && c.kind == Kind::Memory
             || write && c.kind == Kind::Hugetlb
-            || create && (c.kind == Kind::Memory || c.name == "cref"))
+            || create && (c.kind == Kind::Memory || c.name == "cref")
+            || export && (c.kind == Kind::Memory || c.name == "cref")
+            || direct && c.name != "mydev")
     }
 }
 
@@ -400,14 +419,34 @@ fn sweep_cases(size: usize, plan: &Plan) -> Vec<Case> {
         unit: "us/op",
         op,
     };
-    vec![
+    let mut v = vec![
         case("mmap_munmap", Op::MapWhole { ops }),
         case("mmap_touch_all", Op::MmapTouch { ops }),
         case("warm_copy", Op::WarmCopy { ops }),
         case("create_map_touch", Op::CreateMapTouch { ops }),
         io("read_1m", false),
         io("write_1m", true),
-    ]
+    ];
+    if size >= zero_copy::FROM {
+        v.extend([
+            case("dmabuf_map_touch", Op::DmabufMapTouch { ops }),
+            case(
+                "dio_write_map",
+                Op::DioWrite {
+                    ops,
+                    from_map: true,
+                },
+            ),
+            case(
+                "dio_write_copy",
+                Op::DioWrite {
+                    ops,
+                    from_map: false,
+                },
+            ),
+        ]);
+    }
+    v
 }
 
 /// The per-call figures, measured at the detail size.
@@ -526,6 +565,8 @@ struct Bench {
     /// The destination of every warm copy: `size` bytes and a page, allocated once.
     dst: Map,
     meter: Meter,
+    /// udmabuf, vgem and the RAM disk, from `zero_copy::FROM` on.
+    peers: Option<zero_copy::Peers>,
 }
 
 impl Bench {
@@ -662,22 +703,10 @@ impl Bench {
                     bytes: size * ops,
                 })
             }
+            Op::DmabufMapTouch { ops } => self.dmabuf_map_touch(c, ops),
+            Op::DioWrite { ops, from_map } => self.dio_write(c, ops, from_map),
             Op::WarmCopy { ops } => {
-                let src = match &mut c.target {
-                    Target::File {
-                        file,
-                        map_len,
-                        warm,
-                    } => {
-                        if warm.is_none() {
-                            let m = Map::file(file, *map_len)?;
-                            m.touch(size, 0);
-                            *warm = Some(m);
-                        }
-                        warm.as_ref().map_or(std::ptr::null_mut(), |m| m.addr)
-                    }
-                    Target::Memory { src, .. } => src.addr,
-                };
+                let src = warm_src(c, size)?;
                 let dst = self.warm_dst(src);
                 let t = meter.start();
                 for _ in 0..ops {
@@ -694,6 +723,89 @@ impl Bench {
                 })
             }
         }
+    }
+}
+
+/// The start of the mapping that the warm copies read: the whole file, every page touched,
+/// made at the first call (in a warm-up round); memcpy's source.
+fn warm_src(c: &mut Contender, size: usize) -> io::Result<*mut u8> {
+    Ok(match &mut c.target {
+        Target::File {
+            file,
+            map_len,
+            warm,
+        } => {
+            if warm.is_none() {
+                let m = Map::file(file, *map_len)?;
+                m.touch(size, 0);
+                *warm = Some(m);
+            }
+            warm.as_ref().map_or(std::ptr::null_mut(), |m| m.addr)
+        }
+        Target::Memory { src, .. } => src.addr,
+    })
+}
+
+impl Bench {
+    fn peers(&self) -> io::Result<&zero_copy::Peers> {
+        self.peers
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the zero-copy peers are not open"))
+    }
+
+    /// `Op::DmabufMapTouch`.
+    fn dmabuf_map_touch(&self, c: &Contender, ops: usize) -> io::Result<Sample> {
+        let peers = self.peers()?;
+        let Target::File { file, map_len, .. } = &c.target else {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        };
+        let t = self.meter.start();
+        for _ in 0..ops {
+            let d = if c.kind == Kind::Device {
+                zero_copy::export_mydev(file, *map_len)?
+            } else {
+                peers.udmabuf(file, *map_len)?
+            };
+            let handle = peers.attach(&d)?;
+            let m = Map::new(*map_len, libc::MAP_SHARED, d.as_raw_fd())?;
+            m.touch(self.size, 1);
+            drop(m);
+            peers.detach(handle)?;
+            drop(d);
+        }
+        Ok(Sample {
+            secs: self.meter.stop(t),
+            ops,
+            bytes: self.size * ops,
+        })
+    }
+
+    /// `Op::DioWrite`.
+    fn dio_write(&self, c: &mut Contender, ops: usize, from_map: bool) -> io::Result<Sample> {
+        let size = self.size;
+        let src = warm_src(c, size)?;
+        let peers = self.peers()?;
+        let Target::File { file, .. } = &c.target else {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        };
+        let t = self.meter.start();
+        for _ in 0..ops {
+            if from_map {
+                // SAFETY: `src` maps at least `size` readable bytes (the warm mapping).
+                unsafe { peers.write_direct(src, size) }?;
+            } else {
+                // SAFETY: `self.dst` is this benchmark's own anonymous memory of `size` bytes
+                // and a page, used by nothing else meanwhile.
+                unsafe { zero_copy::read_all(file, self.dst.addr, size) }?;
+                // SAFETY: as above, now read.
+                unsafe { peers.write_direct(self.dst.addr, size) }?;
+            }
+        }
+        Ok(Sample {
+            secs: self.meter.stop(t),
+            ops,
+            bytes: size * ops,
+        })
     }
 }
 
@@ -1074,6 +1186,11 @@ fn run_size(
         dst: Map::anon(size + PAGE)
             .map_err(|e| SizeError::Skip(format!("warm copy destination: {e}")))?,
         meter,
+        peers: if size >= zero_copy::FROM {
+            Some(zero_copy::Peers::open().map_err(SizeError::Fatal)?)
+        } else {
+            None
+        },
     };
     eprintln!(
         "bench: {} ready: {}",

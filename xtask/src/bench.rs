@@ -6,6 +6,7 @@
 //! tables of medians with their spread and the ratios the goals are stated in, writes every
 //! sample as JSON and draws cost against buffer size as SVG.
 
+use crate::bench_zero_copy as zc;
 use crate::guest::{self, GuestSpec, Job};
 use crate::paths::Paths;
 use crate::plot::{self, human};
@@ -54,6 +55,19 @@ pub const SWEEP_METRICS: &[(&str, &str)] = &[
     ),
     ("read_1m", "one read() of 1 MiB (or of the whole buffer)"),
     ("write_1m", "one write() of 1 MiB (or of the whole buffer)"),
+    // The zero-copy figures, from 4 MiB on (see `bench_zero_copy.rs`).
+    (
+        "dmabuf_map_touch",
+        "export as a dma-buf (udmabuf for a memfd), vgem attach, mmap, a store to every page",
+    ),
+    (
+        "dio_write_map",
+        "O_DIRECT write of the whole buffer to a RAM disk from a mapping of it",
+    ),
+    (
+        "dio_write_copy",
+        "O_DIRECT write of the whole buffer after read() into anonymous memory",
+    ),
 ];
 
 /// The chunk sizes of the per-call sequential reads and writes (the benchmark program's
@@ -152,12 +166,12 @@ impl Sweep {
     /// Guest memory for the largest size: five file contenders of that size, the memcpy source
     /// and the warm copies' destination hold seven buffers at once, `create_map_touch` two more
     /// (mydev's new buffer, and the hugetlb pages reserved for the new hugetlb memfd), plus the
-    /// memcpy destination (at most 64 MiB), plus 1 GiB for the kernel, the page tables and the
-    /// rest.
+    /// memcpy destination (at most 64 MiB) and the RAM disk of the `O_DIRECT` writes (64 MiB),
+    /// plus 1 GiB for the kernel, the page tables and the rest.
     pub fn guest_memory_mib(&self) -> u32 {
         let largest = self.sizes.last().copied().unwrap_or(0);
         let mib = |b: u64| b.div_ceil(1 << 20);
-        (1024 + 9 * mib(largest) + mib(largest.min(64 << 20))) as u32
+        (1024 + 9 * mib(largest) + mib(largest.min(64 << 20)) + 64) as u32
     }
 
     /// The least guest timeout of a boot: ten minutes and two seconds per MiB of the largest
@@ -174,7 +188,7 @@ impl Sweep {
         for &size in self.sizes.iter().filter(|s| !skipped.contains(s)) {
             for c in CONTENDERS {
                 for (m, _) in SWEEP_METRICS {
-                    if applies(c, m) {
+                    if applies(c, m) && (size >= zc::FROM || !zc::is_zero_copy(m)) {
                         e.push((*c, *m, size));
                     }
                 }
@@ -204,14 +218,16 @@ impl Sweep {
 }
 
 /// Whether the benchmark measures `metric` for `contender`: memcpy has no mapping to make, and
-/// hugetlbfs has no `write`.
+/// hugetlbfs has no `write` (the zero-copy figures also depend on the size: see
+/// `bench_zero_copy::applies`).
 pub fn applies(contender: &str, metric: &str) -> bool {
     let mapping = metric.starts_with("mmap_");
     let write = metric == "seq_write" || metric == "write_1m";
     let create = metric == "create_map_touch";
     !(mapping && contender == "memcpy"
         || write && contender == "memfd-hugetlb"
-        || create && (contender == "memcpy" || contender == "cref"))
+        || create && (contender == "memcpy" || contender == "cref")
+        || zc::is_zero_copy(metric) && !zc::applies(contender, metric))
 }
 
 /// One figure: a contender's samples for a metric and parameter.
@@ -1235,7 +1251,11 @@ pub fn bench(
         if let Some(goal) = touch_goal(counts) {
             println!("{goal}");
         }
-        for goal in create_goal(counts) {
+        for goal in create_goal(counts)
+            .into_iter()
+            .chain(zc::dmabuf_goal(counts))
+            .chain(zc::dio_goal(counts))
+        {
             println!("{goal}");
         }
         if huge_table(count_huge, &sweep.sizes) != huge_table(&huge, &sweep.sizes) {
@@ -1375,8 +1395,8 @@ mod tests {
         assert_eq!(s.sizes.last(), Some(&(1 << 30)));
         assert!(s.sizes.windows(2).all(|w| w[1] == 4 * w[0]));
         assert_eq!(s.detail, 64 << 20);
-        // Nine buffers of 1 GiB and a 64 MiB one, and 1 GiB for the rest.
-        assert_eq!(s.guest_memory_mib(), 1024 + 9 * 1024 + 64);
+        // Nine buffers of 1 GiB, a 64 MiB one, the 64 MiB disk, and 1 GiB for the rest.
+        assert_eq!(s.guest_memory_mib(), 1024 + 9 * 1024 + 64 + 64);
         assert_eq!(
             s.args(),
             format!(
@@ -1600,12 +1620,12 @@ mod tests {
         let s = Sweep::new(vec![4096, 256 << 20, 1 << 30]).unwrap();
         let (fit, dropped) = fit_to_host(s.clone(), Some(64 * 1024)).unwrap();
         assert_eq!((fit, dropped.len()), (s.clone(), 0));
-        // 256M needs 1024 + 9 * 256 + 64 = 3392 MiB, 1G 10304 MiB.
+        // 256M needs 1024 + 9 * 256 + 64 + 64 = 3456 MiB, 1G 10368 MiB.
         let (fit, dropped) = fit_to_host(s.clone(), Some(6000)).unwrap();
         assert_eq!(fit.sizes, [4096, 256 << 20]);
         assert_eq!(dropped.len(), 1);
         assert_eq!(dropped[0].0, 1 << 30);
-        assert!(dropped[0].1.contains("10304 MiB"), "{}", dropped[0].1);
+        assert!(dropped[0].1.contains("10368 MiB"), "{}", dropped[0].1);
         // The smallest size always runs.
         let (fit, dropped) = fit_to_host(s.clone(), Some(100)).unwrap();
         assert_eq!((fit.sizes, dropped.len()), (vec![4096], 2));
@@ -1710,8 +1730,16 @@ mod tests {
         let legend = |c: &str| s.matches(&format!(">\n{c}\n<")).count();
         assert_eq!(legend("mydev"), SWEEP_METRICS.len());
         assert_eq!(legend("memcpy"), 3, "memcpy maps nothing");
-        assert_eq!(legend("memfd-hugetlb"), 5, "hugetlbfs has no write");
-        assert_eq!(legend("cref"), 5, "cref makes no new buffer");
+        assert_eq!(
+            legend("memfd-hugetlb"),
+            6,
+            "hugetlbfs has no write; O_DIRECT is mydev's alone"
+        );
+        assert_eq!(
+            legend("cref"),
+            5,
+            "cref makes no new buffer and exports nothing; O_DIRECT is mydev's"
+        );
         assert_eq!(
             s.matches("time per operation (µs, log scale)").count(),
             SWEEP_METRICS.len()

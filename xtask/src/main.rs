@@ -8,6 +8,7 @@
 //! missing.
 
 mod bench;
+mod bench_zero_copy;
 mod guest;
 mod initramfs;
 mod install;
