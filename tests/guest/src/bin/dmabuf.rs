@@ -342,6 +342,78 @@ fn mount_debugfs() {
     }
 }
 
+/// Imports `d` into vgem through `card`; the GEM handle.
+fn import(card: &OwnedFd, d: &OwnedFd) -> Result<u32, String> {
+    let mut p = DrmPrimeHandle {
+        fd: d.as_raw_fd(),
+        ..Default::default()
+    };
+    ioctl(
+        card,
+        DRM_IOCTL_PRIME_FD_TO_HANDLE,
+        &mut p as *mut _ as usize,
+    )
+    .map_err(|e| format!("PRIME_FD_TO_HANDLE: {e}"))?;
+    Ok(p.handle)
+}
+
+/// Whether mydev's dma-buf of `size` bytes is listed in debugfs at all.
+fn listed(size: usize) -> Result<bool, String> {
+    let info =
+        std::fs::read_to_string("/sys/kernel/debug/dma_buf/bufinfo").map_err(|e| e.to_string())?;
+    Ok(info.lines().any(|l| {
+        l.starts_with(&format!("{size:08}")) && l.split_whitespace().any(|w| w == "mydev")
+    }))
+}
+
+fn vgem_lets_go_in_every_order() -> TestResult {
+    let Some(node) = vgem_card() else {
+        return Err("SKIP: no vgem DRM device (CONFIG_DRM_VGEM, vgem.ko)".into());
+    };
+    mount_debugfs();
+    let size = device_size()?;
+    // What is let go first and second: the dma-buf (`D`), the GEM handle (`H`) or the whole
+    // DRM file (`F`, which closes its handles).
+    for order in ["DH", "HD", "FD", "DF"] {
+        let card = open(&node, libc::O_RDWR).map_err(|e| format!("open {node}: {e}"))?;
+        let fd = open_rw().map_err(|e| e.to_string())?;
+        let d = export(&fd, 0, size as u64, libc::O_RDWR).map_err(|e| e.to_string())?;
+        drop(fd);
+        let handle = import(&card, &d)?;
+        check_eq!(attached(size)?, vec!["vgem".to_string()]);
+        let (mut d, mut card) = (Some(d), Some(card));
+        for (step, what) in order.chars().enumerate() {
+            match what {
+                'D' => drop(d.take()),
+                'H' => {
+                    let c = card.as_ref().ok_or("no card")?;
+                    let mut close = [handle, 0u32];
+                    ioctl(c, DRM_IOCTL_GEM_CLOSE, close.as_mut_ptr() as usize)
+                        .map_err(|e| format!("{order}: GEM_CLOSE: {e}"))?;
+                }
+                _ => drop(card.take()),
+            }
+            // After the first step the other side still holds the dma-buf; vgem's attachment
+            // goes with its handle.
+            let importer_gone = what != 'D';
+            if step == 0 {
+                check!(
+                    listed(size)?,
+                    "{order}: the dma-buf went after one side let go"
+                );
+                if importer_gone {
+                    check_eq!(attached(size)?, Vec::<String>::new());
+                }
+            }
+        }
+        drop((d, card));
+        check!(!listed(size)?, "{order}: the dma-buf outlived both sides");
+        rmmod().map_err(|e| format!("{order}: rmmod after the last close: {e}"))?;
+        restore()?;
+    }
+    Ok(())
+}
+
 fn vivid_captures_a_frame_into_the_dmabuf() -> TestResult {
     let Some(node) = vivid_capture_node() else {
         return Err("SKIP: no vivid capture node (CONFIG_VIDEO_VIVID, vivid.ko)".into());
@@ -407,6 +479,7 @@ fn main() -> ExitCode {
         rmmod_waits_for_the_last_dmabuf,
         debugfs_names_the_exporter,
         vgem_imports_the_dmabuf_and_lets_it_go,
+        vgem_lets_go_in_every_order,
         vivid_captures_a_frame_into_the_dmabuf,
     ])
 }
