@@ -7,14 +7,16 @@
 //! checked with `lintian`; and the test that installs them in a fresh Debian chroot as a user
 //! would.
 
-use crate::guest::{self, GuestSpec, Job};
-use crate::kernel::Kernel;
+mod chroot_test;
+
 use crate::paths::Paths;
-use crate::stock::{self, Chroot};
+use crate::stock;
 use crate::tally::Tally;
 use crate::tools::Tools;
 use crate::ui::{Phase, run_logged};
 use anyhow::{Context, Result, bail};
+#[cfg(test)]
+use chroot_test::{check_boot_unit, check_walkthrough};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -33,6 +35,12 @@ pub const ACCEPTED_TAGS: &[(&str, &str)] = &[
         "user_test is a static-pie musl binary (so that the same file runs in the harness's \
          busybox guests and on any amd64 system): an ET_DYN file without NEEDED entries, which \
          lintian takes for a shared library",
+    ),
+    (
+        "maintainer-script-should-not-use-dpkg-maintscript-helper",
+        "the packages are built by package.rs with dpkg-deb, not debhelper, so the \
+         dpkg-maintscript-helper rm_conffile call that dh_installdeb would write from a \
+         .maintscript file (for the kernel hook that left /etc/kernel/postrm.d) is written by hand",
     ),
     (
         "initial-upload-closes-no-bugs",
@@ -110,8 +118,9 @@ fn docs(paths: &Paths, root: &Path, name: &str, version: &str) -> Result<()> {
     )
 }
 
-/// `DEBIAN/control` (with the size) and `DEBIAN/md5sums`, then `dpkg-deb --build`.
-fn build_deb(root: &Path, control: &str, out: &Path, log: &Path) -> Result<()> {
+/// `DEBIAN/control` (with the size) and `DEBIAN/md5sums`, every mtime set to `epoch`, then
+/// `dpkg-deb --build` (with SOURCE_DATE_EPOCH for its own timestamps).
+fn build_deb(root: &Path, control: &str, out: &Path, epoch: &str, log: &Path) -> Result<()> {
     let du = Command::new("du")
         .args(["-sk", "--exclude=DEBIAN"])
         .arg(root)
@@ -139,8 +148,23 @@ fn build_deb(root: &Path, control: &str, out: &Path, log: &Path) -> Result<()> {
     }
     put(root, "DEBIAN/md5sums", &sums.stdout, 0o644)?;
     run_logged(
+        "touch (clamp mtimes)",
+        Command::new("find").arg(root).args([
+            "-exec",
+            "touch",
+            "-h",
+            "-d",
+            &format!("@{epoch}"),
+            "{}",
+            "+",
+        ]),
+        log,
+        Duration::from_secs(30),
+    )?;
+    run_logged(
         "dpkg-deb --build",
         Command::new("dpkg-deb")
+            .env("SOURCE_DATE_EPOCH", epoch)
             .args(["--root-owner-group", "-Zxz", "--build"])
             .arg(root)
             .arg(out),
@@ -151,11 +175,72 @@ fn build_deb(root: &Path, control: &str, out: &Path, log: &Path) -> Result<()> {
 
 /// Builds both packages into `target/mydev/packages`.
 pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
+    build_into(paths, tools, &paths.work.join("packages"))
+}
+
+/// The Debian version on the first line of a changelog: `mydev (0.1.0-2) unstable; …`.
+fn debian_version(changelog: &str) -> Option<String> {
+    let first = changelog.lines().next()?;
+    let v = first.split_once('(')?.1.split_once(')')?.0;
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+/// The date of the changelog's latest entry, in seconds since the epoch: every file's mtime in
+/// the packages is clamped to it (SOURCE_DATE_EPOCH), so that the same sources build the same
+/// `.deb` files.
+fn source_date_epoch(changelog: &str) -> Result<String> {
+    let date = changelog
+        .lines()
+        .find_map(|l| l.strip_prefix(" -- ")?.split_once(">  ").map(|(_, d)| d))
+        .context("no trailer line in packaging/debian/changelog")?;
+    let out = Command::new("date")
+        .args(["-d", date, "+%s"])
+        .output()
+        .context("running date")?;
+    if !out.status.success() {
+        bail!("date cannot read the changelog's date {date:?}");
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The files of the repository directory `dir` that git tracks (not the outputs of an in-tree
+/// build), by name: the directory is flat.
+fn tracked_files(repo: &Path, dir: &str) -> Result<Vec<String>> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["ls-files", "-z", "--", dir])
+        .output()
+        .context("running git ls-files")?;
+    if !out.status.success() {
+        bail!(
+            "git ls-files {dir} failed (the packages are built from a git checkout): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let prefix = format!("{dir}/");
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .filter_map(|p| p.strip_prefix(&prefix))
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+        .map(str::to_string)
+        .collect();
+    if names.is_empty() {
+        bail!("git tracks no file in {dir}");
+    }
+    Ok(names)
+}
+
+/// Builds both packages into `out`.
+fn build_into(paths: &Paths, tools: &Tools, out: &Path) -> Result<Packages> {
     let phase = Phase::start("package", "mydev-dkms and mydev-tools with dpkg-deb");
     let upstream = crate::install::dkms_version(&read(&paths.repo.join("module/dkms.conf"))?)
         .context("no PACKAGE_VERSION in module/dkms.conf")?;
-    let version = format!("{upstream}-1");
-    let out = paths.work.join("packages");
+    let version = debian_version(&read(&paths.repo.join("packaging/debian/changelog"))?)
+        .context("no version on the first line of packaging/debian/changelog")?;
+    if !version.starts_with(&format!("{upstream}-")) {
+        bail!("packaging/debian/changelog's {version} is not of dkms.conf's {upstream}");
+    }
     let stage = out.join("stage");
     if stage.exists() {
         std::fs::remove_dir_all(&stage)?;
@@ -163,6 +248,7 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
     let log = paths.logs.join("package.log");
     std::fs::write(&log, "")?;
     let deb = paths.repo.join("packaging/debian");
+    let epoch = source_date_epoch(&read(&deb.join("changelog"))?)?;
     let subst = |t: String| {
         t.replace("@VERSION@", &version)
             .replace("@UPSTREAM@", &upstream)
@@ -170,20 +256,13 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
 
     // mydev-dkms: the module's sources as DKMS expects them, the helper, the rules, the hooks.
     let root = stage.join("mydev-dkms");
-    for entry in std::fs::read_dir(paths.repo.join("module"))? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("file name")?;
-        if path.is_file() {
-            put(
-                &root,
-                &format!("usr/src/mydev-{upstream}/{name}"),
-                &std::fs::read(&path)?,
-                if name.ends_with(".sh") { 0o755 } else { 0o644 },
-            )?;
-        }
+    for name in tracked_files(&paths.repo, "module")? {
+        put(
+            &root,
+            &format!("usr/src/mydev-{upstream}/{name}"),
+            &std::fs::read(paths.repo.join("module").join(&name))?,
+            if name.ends_with(".sh") { 0o755 } else { 0o644 },
+        )?;
     }
     put(
         &root,
@@ -199,9 +278,15 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
     )?;
     put(
         &root,
-        "etc/kernel/postrm.d/mydev-dkms",
+        "usr/share/kernel/postrm.d/mydev-dkms",
         &std::fs::read(deb.join("kernel-postrm"))?,
         0o755,
+    )?;
+    put(
+        &root,
+        "usr/lib/sysusers.d/mydev-dkms.conf",
+        &std::fs::read(deb.join("mydev-dkms.sysusers"))?,
+        0o644,
     )?;
     // Commented out: loading the module at every boot is the administrator's choice.
     put(
@@ -211,14 +296,14 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
         0o644,
     )?;
     docs(paths, &root, "mydev-dkms", &version)?;
-    for script in ["postinst", "prerm", "postrm"] {
+    for script in ["preinst", "postinst", "prerm", "postrm"] {
         let text = subst(read(&deb.join(format!("mydev-dkms.{script}")))?);
         put(&root, &format!("DEBIAN/{script}"), text.as_bytes(), 0o755)?;
     }
     put(
         &root,
         "DEBIAN/conffiles",
-        b"/etc/kernel/postrm.d/mydev-dkms\n/etc/modules-load.d/mydev.conf\n",
+        b"/etc/modules-load.d/mydev.conf\n",
         0o644,
     )?;
     let dkms = out.join(format!("mydev-dkms_{version}_all.deb"));
@@ -226,6 +311,7 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
         &root,
         &subst(read(&deb.join("mydev-dkms.control"))?),
         &dkms,
+        &epoch,
         &log,
     )?;
 
@@ -288,6 +374,7 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<Packages> {
         &root,
         &subst(read(&deb.join("mydev-tools.control"))?),
         &tools_deb,
+        &epoch,
         &log,
     )?;
     phase.done(&format!("{} and {}", dkms.display(), tools_deb.display()));
@@ -327,208 +414,6 @@ pub fn unaccepted_tags(report: &str) -> Vec<String> {
         .collect()
 }
 
-/// Installs the packages in a fresh chroot of `d`'s release with its kernel's headers, lets
-/// DKMS build, boots Debian's image with the module DKMS installed and runs the walkthrough with
-/// the installed `user_test`, then removes the packages and checks that nothing is left.
-/// Each step is one test in `tally`.
-pub fn chroot_test(
-    paths: &Paths,
-    p: &Packages,
-    kernel: &Kernel,
-    d: stock::Distro,
-    tools: &Tools,
-    tally: &mut Tally,
-) -> Result<()> {
-    let phase = Phase::start(
-        "package",
-        &format!(
-            "apt install of both packages in a fresh {} chroot, DKMS for {}, boot, apt remove",
-            d.suite, kernel.version
-        ),
-    );
-    let base = paths.work.join("package-test");
-    if base.exists() {
-        std::fs::remove_dir_all(&base)?;
-    }
-    std::fs::create_dir_all(&base)?;
-    let log = paths.logs.join("package-test.log");
-    std::fs::write(&log, "")?;
-    let root = base.join("root");
-    let extra = (d.kernel_suite != d.suite).then_some(d.kernel_suite);
-    run_logged(
-        "mmdebstrap (fresh chroot)",
-        &mut stock::mmdebstrap(d.suite, extra, &[], &root),
-        &log,
-        Duration::from_secs(30),
-    )?;
-    let chroot = Chroot { root: root.clone() };
-    for deb in [&p.dkms, &p.tools] {
-        std::fs::copy(deb, root.join("tmp").join(deb.file_name().context("name")?))?;
-    }
-    let headers = format!("linux-headers-{}", kernel.version);
-    let dkms_deb = format!(
-        "/tmp/{}",
-        p.dkms
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("name")?
-    );
-    let tools_deb = format!(
-        "/tmp/{}",
-        p.tools
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("name")?
-    );
-    let apt = |args: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "apt-get",
-            "-q",
-            "-y",
-            "-o",
-            "Acquire::Check-Valid-Until=false",
-        ]
-        .map(String::from)
-        .to_vec();
-        v.extend(args.iter().map(|s| s.to_string()));
-        v
-    };
-    let run = |step: &str, args: Vec<String>| -> Result<()> {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        chroot.run(step, &refs, &log)
-    };
-
-    // What a user on this release runs: the headers of the running kernel, then the packages.
-    let install = run("apt-get update", apt(&["update"]))
-        .and_then(|()| {
-            run(
-                &format!("apt-get install {headers}"),
-                apt(&["install", &headers]),
-            )
-        })
-        .and_then(|()| {
-            run(
-                "apt-get install ./mydev-dkms ./mydev-tools",
-                apt(&["install", &dkms_deb, &tools_deb]),
-            )
-        });
-    let modules = root.join(format!("usr/lib/modules/{}/updates/dkms", kernel.version));
-    let installed = install.and_then(|()| find_module(&modules));
-    record(tally, "apt_install_builds_mmap_ko_through_dkms", &installed);
-    let installed = match installed {
-        Ok(m) => m,
-        Err(_) => {
-            phase.done(&format!("failed; log: {}", log.display()));
-            return Ok(());
-        }
-    };
-
-    // Boot Debian's image with the module DKMS built and the user_test the package installed.
-    let ko = base.join("mmap.ko");
-    let walkthrough = crate::stock::unpack_module(&installed, &ko).and_then(|()| {
-        let installed_tools = Tools {
-            user_test: root.join("usr/bin/user_test"),
-            mydevctl: root.join("usr/bin/mydevctl"),
-            ..tools.clone()
-        };
-        // What udev and systemd would do when the module loads: the installed rule names the
-        // installed unit, whose command applies a two-line configuration.
-        let boot_files = [
-            root.join("usr/lib/systemd/system/mydev-buffers.service"),
-            root.join("usr/lib/udev/rules.d/61-mydev-buffers.rules"),
-        ];
-        let run = guest::run(
-            paths,
-            &GuestSpec {
-                label: "package-test",
-                kernel,
-                module: &ko,
-                tools: &installed_tools,
-                params: &[],
-                files: &boot_files,
-                extra_modules: &[],
-                job: Job::Script(format!("{BOOT_UNIT_SCRIPT}{}", crate::demo_script())),
-                timeout: Some(Duration::from_secs(300)),
-                accel: crate::qemu::Accel::Tcg,
-                memory_mib: 1024,
-                cpus: 2,
-                stream: false,
-                qemu_extra: &[],
-                one_thread: false,
-            },
-        )?;
-        eprint!("{}", run.output);
-        let problems = run.problems();
-        if run.status != Some(0) || !problems.is_empty() {
-            bail!(
-                "the walkthrough failed (status {:?}) {problems:?}; console: {}",
-                run.status,
-                run.console_log.display()
-            );
-        }
-        check_boot_unit(&run.output)?;
-        check_walkthrough(&run.output)
-    });
-    record(
-        tally,
-        "installed_module_and_tool_run_the_walkthrough_on_debian",
-        &walkthrough,
-    );
-
-    // Removal: no module, no prepared tree, nothing registered with DKMS.
-    let removed = run(
-        "apt-get remove mydev-dkms mydev-tools",
-        apt(&["remove", "mydev-dkms", "mydev-tools"]),
-    )
-    .and_then(|()| {
-        let mut left = Vec::new();
-        if find_module(&modules).is_ok() {
-            left.push(modules.display().to_string());
-        }
-        // The tools and the boot-time unit go with `mydev-tools`; its conffile
-        // (/etc/mydev/buffers.conf) stays until a purge, as Debian's policy has it.
-        let tool_files = TOOLS_FILES
-            .iter()
-            .map(|(rel, _, _)| *rel)
-            .filter(|rel| !rel.starts_with("etc/"));
-        for rel in ["usr/bin/user_test", "usr/bin/mydevctl"]
-            .into_iter()
-            .chain(tool_files)
-        {
-            let p = root.join(rel);
-            if p.exists() {
-                left.push(p.display().to_string());
-            }
-        }
-        for rel in ["var/lib/mydev-dkms", "var/lib/dkms/mydev", "usr/src"] {
-            let p = root.join(rel);
-            let leftover = if rel == "usr/src" {
-                std::fs::read_dir(&p)?
-                    .flatten()
-                    .any(|e| e.file_name().to_string_lossy().starts_with("mydev"))
-            } else {
-                p.exists()
-            };
-            if leftover {
-                left.push(p.display().to_string());
-            }
-        }
-        if left.is_empty() {
-            Ok(())
-        } else {
-            bail!("apt-get remove left {}", left.join(", "))
-        }
-    });
-    record(
-        tally,
-        "apt_remove_leaves_no_module_prepared_tree_tool_or_unit",
-        &removed,
-    );
-    phase.done(&format!("log: {}", log.display()));
-    std::fs::remove_dir_all(&base).ok();
-    Ok(())
-}
-
 /// Counts `r` as the test `name`.
 fn record<T>(tally: &mut Tally, name: &str, r: &Result<T>) {
     match r {
@@ -561,9 +446,27 @@ pub fn run(paths: &Paths, tools: &Tools, install_test: bool, tally: &mut Tally) 
         "packages_are_lintian_clean_but_for_accepted_tags",
         &lint,
     );
+    let again = build_into(paths, tools, &paths.work.join("packages-again"))
+        .and_then(|q| same_bytes(&p, &q));
+    record(tally, "packages_are_reproducible", &again);
+    std::fs::remove_dir_all(paths.work.join("packages-again")).ok();
     if install_test {
         let kernel = stock::ensure(paths, stock::DEBIAN_73)?;
-        chroot_test(paths, &p, &kernel, stock::DEBIAN_73, tools, tally)?;
+        chroot_test::chroot_test(paths, &p, &kernel, stock::DEBIAN_73, tools, tally)?;
+    }
+    Ok(())
+}
+
+/// Two builds of the packages made the same files, byte for byte.
+fn same_bytes(a: &Packages, b: &Packages) -> Result<()> {
+    for (x, y) in [(&a.dkms, &b.dkms), (&a.tools, &b.tools)] {
+        if std::fs::read(x)? != std::fs::read(y)? {
+            bail!(
+                "{} and {} differ (diffoscope tells how)",
+                x.display(),
+                y.display()
+            );
+        }
     }
     Ok(())
 }
@@ -576,74 +479,6 @@ fn find_module(dir: &Path) -> Result<PathBuf> {
         .map(|n| dir.join(n))
         .find(|p| p.is_file())
         .with_context(|| format!("no mmap.ko in {}", dir.display()))
-}
-
-/// The package test's boot-time step, in the guest (busybox: no udev, no systemd): checks that
-/// the installed udev rule starts the installed unit, runs the unit's `ExecStart` with a
-/// two-line `/etc/mydev/buffers.conf`, lists the buffers it made, and removes them.
-const BOOT_UNIT_SCRIPT: &str = r#"unit=/work/mydev-buffers.service
-grep -q 'SYSTEMD_WANTS.*mydev-buffers.service' /work/61-mydev-buffers.rules || { echo "boot: the udev rule does not start the unit"; exit 3; }
-mkdir -p /etc/mydev
-printf '# two buffers
-cam0 4M
-scratch 64K no-huge
-' > /etc/mydev/buffers.conf
-cmd=$(sed -n 's/^ExecStart=//p' $unit)
-echo "boot: \$ $cmd"
-# The guest has the package's mydevctl on its PATH (in /bin), not in /usr/bin.
-set -- $cmd
-[ "$1" = /usr/bin/mydevctl ] || { echo "boot: the unit runs $1, not the packaged /usr/bin/mydevctl"; exit 3; }
-shift
-cmd="mydevctl $*"
-$cmd || { echo "boot: the unit's command failed with status $?"; exit 3; }
-for n in cam0 scratch; do [ -c /dev/mydev-$n ] || { echo "boot: no /dev/mydev-$n"; exit 3; }; done
-echo "boot: buffers: $(ls /sys/kernel/config/mydev | tr '
-' ' ')"
-echo "boot: cam0 $(cat /sys/kernel/config/mydev/cam0/size) bytes, scratch $(cat /sys/kernel/config/mydev/scratch/size) bytes"
-$cmd | sed 's/^/boot: again: /'
-mydevctl remove cam0 && mydevctl remove scratch || exit 3
-"#;
-
-/// The boot-time step's output must show both buffers made from the configuration, of its
-/// sizes, and a second `apply` that changed nothing.
-pub fn check_boot_unit(output: &str) -> Result<()> {
-    for want in [
-        "boot: buffers: cam0 scratch ",
-        "boot: cam0 4194304 bytes, scratch 65536 bytes",
-        "boot: again: /etc/mydev/buffers.conf: 0 changed, 2 unchanged",
-    ] {
-        if !output.contains(want) {
-            bail!("the boot-time unit's output lacks {want:?}:\n{output}");
-        }
-    }
-    if output
-        .lines()
-        .any(|l| l.starts_with("boot: again: created"))
-    {
-        bail!("a second apply made buffers again:\n{output}");
-    }
-    Ok(())
-}
-
-/// The walkthrough's output must show each step's effect: the seed's on `/dev/mydev`, then a
-/// configfs buffer made, listed, written and read (`cam` has its own bytes: offset 7 of
-/// "Hello, cam!" is `c`), while `/dev/mydev` kept its own, and removed.
-pub fn check_walkthrough(output: &str) -> Result<()> {
-    for want in [
-        "Hello, World!",
-        "This is a test",
-        "0x69 'i'",
-        "created cam: ",
-        "/dev/mydev-cam",
-        "Hello, cam!",
-        "offset 7: 0x63 'c'",
-        "removed cam",
-    ] {
-        if !output.contains(want) {
-            bail!("the walkthrough's output lacks {want:?}:\n{output}");
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -726,6 +561,42 @@ mod tests {
         }
     }
 
+    /// An in-tree build's outputs in module/ are not shipped: only what git tracks.
+    #[test]
+    fn only_tracked_module_files_are_shipped() {
+        let dir = std::env::temp_dir().join(format!("mydev-tracked-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(dir.join("module")).unwrap();
+        std::fs::write(dir.join("module/dkms.conf"), "x").unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        git(&["add", "module/dkms.conf"]);
+        std::fs::write(dir.join("module/mmap.ko"), "built").unwrap();
+        std::fs::write(dir.join("module/.mmap.o.cmd"), "built").unwrap();
+        assert_eq!(tracked_files(&dir, "module").unwrap(), ["dkms.conf"]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_version_comes_from_the_changelog() {
+        let log = "mydev (0.1.0-2) unstable; urgency=medium\n\n  * x\n\n \
+                   -- A <a@b.invalid>  Sun, 06 Dec 2026 00:00:00 +0000\n";
+        assert_eq!(debian_version(log).as_deref(), Some("0.1.0-2"));
+        assert_eq!(source_date_epoch(log).unwrap(), "1796515200");
+        assert_eq!(debian_version("mydev unstable"), None);
+    }
+
     #[test]
     fn maintainer_scripts_name_the_dkms_version() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -736,3 +607,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod helper_tests;
