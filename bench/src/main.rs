@@ -119,9 +119,9 @@ fn open(path: &str) -> io::Result<File> {
 }
 
 fn memfd_create(flags: libc::c_uint) -> io::Result<File> {
-    // SAFETY: a valid NUL-terminated name.
     // Sealing allowed: udmabuf takes only memfds sealed against shrinking.
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING | flags;
+    // SAFETY: a valid NUL-terminated name.
     let fd = unsafe { libc::memfd_create(c"mydev-bench".as_ptr(), flags) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
