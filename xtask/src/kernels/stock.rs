@@ -11,11 +11,15 @@
 //! module is built against that tree. The image itself comes from `linux-binary-<release>`
 //! (the signed `vmlinuz`), unpacked, not installed.
 
-use crate::kernel::{Kernel, Profile, cache_key};
+use crate::cache::cache_key;
+use crate::kernels::chroot::Chroot;
+use crate::kernels::kernel::Kernel;
+use crate::kernels::profile::Profile;
+use crate::kernels::stock_modules;
+// For `package.rs`, which names it here.
+pub use crate::kernels::stock_modules::unpack_module;
 use crate::paths::Paths;
 use crate::setup;
-use crate::stock_modules;
-pub use crate::stock_modules::unpack_module;
 use crate::ui::{Phase, run_logged};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -55,8 +59,6 @@ pub const DEBIAN_72: Distro = Distro {
     series: "7.2",
 };
 
-pub const ALL: [Distro; 2] = [DEBIAN_73, DEBIAN_72];
-
 /// Bump when the chroot recipe changes.
 const CHROOT_RECIPE: &str = "mydev chroot recipe 1: mmdebstrap --variant=apt";
 
@@ -78,50 +80,6 @@ pub const BUILD_PACKAGES: &[&str] = &[
     "rustc",
     "xz-utils",
 ];
-
-/// The mount-namespace wrapper of [`Chroot::command`]: `/proc` and `/dev` are mounted in a
-/// private namespace, so they vanish with the command and nothing is left mounted.
-const CHROOT_SH: &str = r#"r=$1; shift
-mount -t proc proc "$r/proc" && mount --rbind /dev "$r/dev" || exit 125
-exec chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@""#;
-
-/// A Debian root directory that commands run in.
-#[derive(Debug, Clone)]
-pub struct Chroot {
-    pub root: PathBuf,
-}
-
-impl Chroot {
-    /// `args` run inside the chroot, as root, with a clean environment.
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("unshare");
-        cmd.args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            CHROOT_SH,
-            "mydev-chroot",
-        ])
-        .arg(&self.root)
-        .args(args);
-        cmd
-    }
-
-    /// The path inside the chroot of `host`, a path under its root.
-    pub fn inside(&self, host: &Path) -> Result<PathBuf> {
-        let rel = host
-            .strip_prefix(&self.root)
-            .with_context(|| format!("{} is outside the chroot", host.display()))?;
-        Ok(Path::new("/").join(rel))
-    }
-
-    /// Runs `args` in the chroot, logging to `log`.
-    pub fn run(&self, step: &str, args: &[&str], log: &Path) -> Result<()> {
-        run_logged(step, &mut self.command(args), log, Duration::from_secs(30))
-    }
-}
 
 /// The `mmdebstrap` command for a `suite` root in `dir` with `include`d packages, from the
 /// release and (when different) the kernel's suite.
@@ -392,17 +350,5 @@ mod tests {
         let (ok, _) = run("CONFIG_RUST=y\n", same);
         assert!(!ok);
         std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn chroot_paths_map_inside() {
-        let c = Chroot {
-            root: PathBuf::from("/cache/chroots/x"),
-        };
-        assert_eq!(
-            c.inside(Path::new("/cache/chroots/x/var/lib/y")).unwrap(),
-            PathBuf::from("/var/lib/y")
-        );
-        assert!(c.inside(Path::new("/elsewhere")).is_err());
     }
 }

@@ -33,6 +33,13 @@ pub struct Document {
     pub errors: Vec<String>,
 }
 
+impl Document {
+    /// Whether its results include a failure, or it has a structural problem.
+    pub fn has_failure(&self) -> bool {
+        !self.errors.is_empty() || self.results.iter().any(|r| r.outcome == Outcome::Fail)
+    }
+}
+
 struct Level {
     indent: usize,
     plan: Option<usize>,

@@ -6,48 +6,42 @@
 //! guest of another size (a buffer larger than memory, the largest buffer). They run in a thread
 //! of their own while the test kernel's guest runs, which mostly keeps one core busy.
 
-use crate::GuestOpts;
-use crate::guest::{self, GuestRun, GuestSpec, Job};
-use crate::kernel::Kernel;
-use crate::ktap::{self, Outcome, TestResult};
-use crate::paths::Paths;
-use crate::qemu::Ended;
-use crate::tally::Tally;
-use crate::tests_cmd::has_failure;
-use crate::tools::Tools;
-use crate::ui::Phase;
-use anyhow::Result;
-use std::path::Path;
-use std::time::Duration;
+use crate::bench::counts::CountRun;
+use crate::bench::{figures, sweep::Sweep};
+use crate::guest::qemu::Ended;
+use crate::guest::run::GuestRun;
+use crate::guest::spec::Job;
+use crate::kernels::kernel::Kernel;
+use crate::report::ktap;
 
 /// The larger size of the benchmark's smoke tests: one 2 MiB page, the smallest buffer that THP
 /// can map huge.
-const QUICK_LARGE: u64 = 2 << 20;
+pub const QUICK_LARGE: u64 = 2 << 20;
 
 /// The benchmark's smoke tests sweep 4 KiB and 2 MiB (the per-call figures at 2 MiB).
-fn quick_sweep() -> crate::bench::Sweep {
-    crate::bench::Sweep::new(vec![4096, QUICK_LARGE]).expect("a valid sweep")
+fn quick_sweep() -> Sweep {
+    Sweep::new(vec![4096, QUICK_LARGE]).expect("a valid sweep")
 }
 
 /// The program that the first case copies into the guest, as `vm --with` does.
-const WITH_FILE: &str = "selftest-exit-3.sh";
+pub const WITH_FILE: &str = "selftest-exit-3.sh";
 
-struct Case {
+pub struct Case {
     /// `selftest` for the harness's own tests, `scenario` for module scenarios.
-    source: &'static str,
-    name: &'static str,
-    job: Job,
-    timeout: u64,
+    pub source: &'static str,
+    pub name: &'static str,
+    pub job: Job,
+    pub timeout: u64,
     /// Module parameters and guest memory, when not the run's own.
-    params: Option<&'static [&'static str]>,
-    memory_mib: Option<u32>,
+    pub params: Option<&'static [&'static str]>,
+    pub memory_mib: Option<u32>,
     /// Loads the benchmarks' C reference module too.
-    cref: bool,
+    pub cref: bool,
     /// Boots as `cargo xtask bench` does for its instruction counts: one vCPU, `-icount`, and the
     /// counting plugin (built on first use).
-    count: bool,
+    pub count: bool,
     /// Whether the harness judged the run as it should (the kernel gives `System.map`).
-    check: fn(&GuestRun, &Kernel) -> Result<(), String>,
+    pub check: fn(&GuestRun, &Kernel) -> Result<(), String>,
 }
 
 impl Case {
@@ -68,7 +62,7 @@ impl Case {
     }
 }
 
-fn cases() -> Vec<Case> {
+pub fn cases() -> Vec<Case> {
     vec![
         Case {
             // What `cargo xtask vm --with ./prog -- ./prog` does: copy, run in /work, return.
@@ -103,7 +97,7 @@ fn cases() -> Vec<Case> {
             job: Job::Script("echo 'TAP version 13'\necho '1..2'\necho 'ok 1 - reported'\n".into()),
             check: |r, _| {
                 let doc = ktap::parse(&r.output);
-                if has_failure(&doc) && doc.errors.iter().any(|e| e.contains("planned 2 tests, 1 reported")) {
+                if doc.has_failure() && doc.errors.iter().any(|e| e.contains("planned 2 tests, 1 reported")) {
                     Ok(())
                 } else {
                     Err(format!("a missing result went unnoticed: {doc:?}"))
@@ -194,7 +188,7 @@ fn cases() -> Vec<Case> {
             memory_mib: Some(1536),
             check: |r, _| {
                 let doc = ktap::parse(&r.output);
-                let passed = doc.results.len() == 1 && !has_failure(&doc);
+                let passed = doc.results.len() == 1 && !doc.has_failure();
                 if passed && r.status == Some(0) && r.problems().is_empty() {
                     Ok(())
                 } else {
@@ -208,15 +202,15 @@ fn cases() -> Vec<Case> {
             // hugetlb memfd rounds up to one 2 MiB page, and 2 MiB, where THP must map a 2 MiB
             // page) must produce every figure and find the huge pages mapped huge.
             name: "benchmark_program_produces_every_figure",
-            job: Job::Script(crate::bench::script(&quick_sweep(), "--quick")),
+            job: Job::Script(crate::bench::sweep::script(&quick_sweep(), "--quick")),
             timeout: 300,
             params: Some(&[]),
             cref: true,
             check: |r, _| {
-                let json = crate::bench::extract_json(&r.output).ok_or("no JSON in the output")?;
-                let figures = crate::bench::parse(json).map_err(|e| format!("{e:#}"))?;
-                let missing = crate::bench::missing(&figures, &quick_sweep(), &[]);
-                let huge = crate::bench::parse_huge(&r.output).map_err(|e| format!("{e:#}"))?;
+                let json = figures::extract_json(&r.output).ok_or("no JSON in the output")?;
+                let figures = figures::parse(json).map_err(|e| format!("{e:#}"))?;
+                let missing = figures::missing(&figures, &quick_sweep(), &[]);
+                let huge = figures::parse_huge(&r.output).map_err(|e| format!("{e:#}"))?;
                 let huge_at = |c: &str, size: u64| {
                     huge.iter().any(|h| h.contender == c && h.size == size && h.which == "touch" && h.percent() == 100.0)
                 };
@@ -237,7 +231,7 @@ fn cases() -> Vec<Case> {
             // the profile finds mydev's read in its own module (with the symbols of the module
             // as loaded for that size).
             name: "instruction_counts_cover_every_figure_and_find_the_module",
-            job: Job::Script(crate::bench::script(&quick_sweep(), "--count --quick")),
+            job: Job::Script(crate::bench::sweep::script(&quick_sweep(), "--count --quick")),
             timeout: 300,
             params: Some(&[]),
             cref: true,
@@ -246,7 +240,7 @@ fn cases() -> Vec<Case> {
                 if r.status != Some(0) || !r.problems().is_empty() {
                     return Err(format!("status {:?}, problems {:?}", r.status, r.problems()));
                 }
-                let c = crate::bench::CountRun::read(r, kernel).map_err(|e| format!("{e:#}"))?;
+                let c = CountRun::read(r, kernel).map_err(|e| format!("{e:#}"))?;
                 let missing = c.missing(&quick_sweep(), &[]);
                 if !missing.is_empty() {
                     return Err(format!("missing {missing:?}"));
@@ -280,100 +274,6 @@ pub fn names() -> Vec<String> {
         .iter()
         .map(|c| format!("{}-{}", c.source, c.name))
         .collect()
-}
-
-/// Runs the cases whose `source-name` contains one of `wanted` (every case if `wanted` is
-/// empty): `cargo xtask selftest NAME...`.
-#[allow(clippy::too_many_arguments)]
-pub fn run_matching(
-    paths: &Paths,
-    kernel: &Kernel,
-    module: &Path,
-    cref: &Path,
-    tools: &Tools,
-    opts: &GuestOpts,
-    tally: &mut Tally,
-    wanted: &[String],
-) -> Result<()> {
-    let phase = Phase::start(
-        "selftest",
-        "harness self-tests: guests that fail on purpose must be reported as failing",
-    );
-    let with_file = paths.work.join(WITH_FILE);
-    std::fs::write(&with_file, "#!/bin/sh\necho hello from the guest\nexit 3\n")?;
-    std::fs::set_permissions(
-        &with_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )?;
-    let files = [with_file];
-    let crefs = [cref.to_path_buf()];
-    let mut plugin = None;
-    for case in cases() {
-        let label = format!("{}-{}", case.source, case.name);
-        if !wanted.is_empty() && !wanted.iter().any(|w| label.contains(w.as_str())) {
-            continue;
-        }
-        let extra = if case.count {
-            let so = match &plugin {
-                Some(so) => so,
-                None => plugin.insert(crate::plugin::ensure_plugin(paths)?),
-            };
-            crate::bench::count_qemu_args(so, &paths.work.join("runs").join(&label))?
-        } else {
-            Vec::new()
-        };
-        let params: Vec<String> = match case.params {
-            Some(p) => p.iter().map(|s| s.to_string()).collect(),
-            None => opts.params.clone(),
-        };
-        let spec = GuestSpec {
-            label: &label,
-            kernel,
-            module,
-            tools,
-            params: &params,
-            files: &files,
-            extra_modules: if case.cref { &crefs } else { &[] },
-            job: case.job.clone(),
-            timeout: Some(Duration::from_secs(case.timeout)),
-            accel: opts.accel,
-            memory_mib: case.memory_mib.unwrap_or(opts.memory),
-            cpus: if case.count {
-                crate::bench::COUNT_CPUS
-            } else {
-                opts.cpus
-            },
-            stream: false,
-            qemu_extra: &extra,
-            one_thread: true,
-        };
-        let run = guest::run(paths, &spec)?;
-        let outcome = match (case.check)(&run, kernel) {
-            Ok(()) => Outcome::Pass,
-            Err(why) => {
-                eprintln!("    {} {}: {why}", case.source, case.name);
-                Outcome::Fail
-            }
-        };
-        phase.note(&format!(
-            "{} {}",
-            if outcome == Outcome::Pass {
-                "ok"
-            } else {
-                "FAILED"
-            },
-            case.name
-        ));
-        tally.result(
-            case.source,
-            &TestResult {
-                name: case.name.to_string(),
-                outcome,
-            },
-        );
-    }
-    phase.done("done");
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! Counting results from every source (host unit tests, in-guest suites, KUnit, harness
 //! self-tests) into the one closing line `N passed, M failed`.
 
-use crate::ktap::{Outcome, TestResult};
+use crate::report::ktap::{Outcome, TestResult};
+use std::process::ExitCode;
 
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -43,6 +44,23 @@ impl Tally {
         self.failed += other.failed;
         self.skipped += other.skipped;
         self.failures.extend(other.failures);
+    }
+
+    /// Prints the failures, `note` (if any) and the closing line; the exit status of the
+    /// command whose tally this is.
+    pub fn finish(&self, note: &str) -> ExitCode {
+        for f in &self.failures {
+            eprintln!("  {f}");
+        }
+        if !note.is_empty() {
+            eprintln!("{note}");
+        }
+        println!("{}", self.line());
+        if self.failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
     }
 
     /// The closing line.

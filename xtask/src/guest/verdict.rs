@@ -35,7 +35,7 @@ pub fn kernel_trouble(console: &str) -> Vec<String> {
     let mut injecting = false;
     for (i, line) in lines.iter().enumerate() {
         // A KTAP diagnostic or the guest's own echo of a marker is not a kernel report.
-        let text = crate::ktap::strip_timestamp(line.trim_end_matches('\r'));
+        let text = crate::report::ktap::strip_timestamp(line.trim_end_matches('\r'));
         if text.ends_with(FAULT_WINDOW.0) {
             injecting = true;
         } else if text.ends_with(FAULT_WINDOW.1) {

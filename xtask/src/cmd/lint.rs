@@ -2,10 +2,12 @@
 
 //! `cargo xtask lint`: the formatting and lint gates of the workspace and of the module.
 
+use crate::kernels::choice::KernelChoice;
+use crate::kernels::{ensure, module};
 use crate::paths::Paths;
+use crate::setup;
 use crate::setup::cargo;
 use crate::ui::{Phase, fmt_duration};
-use crate::{kernel, setup};
 use anyhow::Result;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -33,7 +35,7 @@ fn gate(paths: &Paths, name: &str, cmd: &mut Command) -> Result<bool> {
 
 pub fn lint(paths: &Paths) -> Result<ExitCode> {
     let source = setup::setup(paths)?;
-    let test_kernel = kernel::ensure(paths, &source, kernel::TEST)?;
+    let test_kernel = ensure::kernel(paths, &source, KernelChoice::Test)?;
     let phase = Phase::start(
         "lint",
         "formatting, clippy, the tidy rules, rustdoc, and the module's own gates",
@@ -79,7 +81,7 @@ pub fn lint(paths: &Paths) -> Result<ExitCode> {
             .arg(&rustfmt_config)
             .arg("module/mydev.rs"),
     )?);
-    let clippy = kernel::build_module_with(paths, &test_kernel, "lint", &["CLIPPY=1", "W=e"]);
+    let clippy = module::build_module_with(paths, &test_kernel, "lint", &["CLIPPY=1", "W=e"]);
     match clippy {
         Ok(_) => {
             eprintln!("    ok module CLIPPY=1 W=e");

@@ -6,7 +6,7 @@
 //! `O_DIRECT`), `vgem` (a DRM importer) and `vivid` (a V4L2 importer that maps), each after the
 //! modules it depends on, as `modprobe` would order them.
 
-use crate::stock::Chroot;
+use crate::kernels::chroot::Chroot;
 use crate::ui::run_logged;
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;

@@ -9,7 +9,7 @@
 //! header and the compiled plugin are cached by QEMU version and by a hash of the plugin source
 //! and of the compiler command, so later runs skip all of it.
 
-use crate::kernel::cache_key;
+use crate::cache::cache_key;
 use crate::paths::Paths;
 use crate::setup::{PrivateApt, debian_mirror};
 use crate::ui::{Phase, run_logged};

@@ -6,6 +6,7 @@
 //! interactive shell), `ttyS1` carries the guest command's output and `ttyS2` its exit status,
 //! each on a channel of its own so that nothing is parsed out of the kernel's messages.
 
+use crate::shell::shell_quote;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -101,18 +102,6 @@ impl QemuConfig {
             .chain(self.args().iter().map(|a| shell_quote(a)))
             .collect::<Vec<_>>()
             .join(" ")
-    }
-}
-
-/// Quotes `s` for a POSIX shell when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

@@ -9,8 +9,8 @@
 //!   mapping of it, and the same after a `read()` copy; goal: the mapping saves at least what
 //!   the copy costs (the sweep's `read_1m`, once per MiB).
 
-use crate::bench::Count;
-use crate::plot::human;
+use crate::bench::count::Count;
+use crate::bench::plot::human;
 
 /// The smallest buffer size they are measured at (the program's `zero_copy::FROM`).
 pub const FROM: u64 = 4 << 20;
