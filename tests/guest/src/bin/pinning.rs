@@ -277,9 +277,7 @@ fn o_direct_moves_bytes_between_a_disk_and_the_mapping() -> TestResult {
             );
             // From the disk to the mapping: the buffer gets the disk's bytes.
             pwrite(&cached, &new[off..off + len], off as i64).map_err(|e| e.to_string())?;
-            // SAFETY: fdatasync on our own descriptor.
-            let synced = unsafe { libc::fdatasync(cached.as_raw_fd()) };
-            check_eq!(synced, 0);
+            check!(fdatasync(&cached).is_ok(), "fdatasync");
             // SAFETY: `addr..addr + len` lies inside a live shared mapping of the buffer.
             let n = unsafe { pread_raw(&direct, addr, len, off as i64) };
             check_eq!(n.map_err(|e| format!("{what}: O_DIRECT read: {e}"))?, len);
