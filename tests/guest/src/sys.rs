@@ -292,6 +292,61 @@ impl Drop for Map {
     }
 }
 
+/// A child process forked by [`spawn`], to be reaped with [`Child::wait`].
+#[derive(Debug)]
+pub struct Child {
+    pid: libc::pid_t,
+}
+
+/// Forks a child that runs `f` and ends with `_exit` of what `f` returns. The caller must be
+/// single-threaded (the suites fork before they start threads), so that the child may run
+/// arbitrary code.
+pub fn spawn(f: impl FnOnce() -> i32) -> io::Result<Child> {
+    // SAFETY: the callers are single-threaded when they fork (see above).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        let code = f();
+        // SAFETY: `_exit` ends the child without returning into the parent's frames or running
+        // its destructors a second time.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(Child { pid })
+}
+
+/// Forks `n` children, the `i`th running `f(i)`, as [`spawn`] does.
+pub fn spawn_n(n: usize, f: impl Fn(usize) -> i32) -> io::Result<Vec<Child>> {
+    (0..n).map(|i| spawn(|| f(i))).collect()
+}
+
+impl Child {
+    /// Waits for the child to end; its wait status.
+    pub fn wait(self) -> io::Result<i32> {
+        let mut status = 0;
+        // SAFETY: reaping our own child, once (`wait` takes the value).
+        if unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(status)
+    }
+}
+
+/// Whether a wait status is an exit with status 0.
+pub fn exited_ok(status: i32) -> bool {
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+/// A pipe: its read end and its write end.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } as libc::c_long)?;
+    // SAFETY: `pipe2` just returned these descriptors, owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 /// Runs `f` in a forked child and returns its result (the child exits with it).
 pub fn in_child(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     // SAFETY: the test process is single-threaded here (each test runs in its own process), so

@@ -784,21 +784,16 @@ fn race_offset(procs: usize) -> usize {
 fn spawn_racer(
     procs: usize,
     stop: &'static std::sync::atomic::AtomicBool,
-) -> Result<Option<i32>, String> {
+) -> Result<Option<sys::Child>, String> {
     if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
         println!("concurrent: racer: left out, no THP in this kernel");
         return Ok(None);
     }
-    // SAFETY: the suite is single-threaded here; the child runs the racer and `_exit`s.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(os_err("fork"));
-    }
-    if pid == 0 {
+    let racer = sys::spawn(|| {
         let r = sys::open_rw()
             .map_err(|e| format!("open: {e}"))
             .and_then(|fd| guest_tests::race::run(&fd, race_offset(procs), usize::MAX, stop));
-        let code = match r {
+        match r {
             Ok(race) => {
                 println!(
                     "concurrent: racer: {} rounds of two faults racing over PR_SET_THP_DISABLE \
@@ -811,40 +806,32 @@ fn spawn_racer(
                 println!("# racer: {e}");
                 1
             }
-        };
-        // SAFETY: end the racer without running the parent's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    Ok(Some(pid))
+        }
+    });
+    racer.map(Some).map_err(|e| format!("fork: {e}"))
 }
 
 /// Forks the churner (`guest_tests::churn`), which makes and removes spare buffers while the
 /// others work, until `stop` is set.
-fn spawn_churner(seed: u64, stop: &'static std::sync::atomic::AtomicBool) -> Result<i32, String> {
-    // SAFETY: the suite is single-threaded here; the child runs the churner and `_exit`s.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(os_err("fork"));
-    }
-    if pid == 0 {
-        let code = match churn::run(seed, stop) {
-            Ok(c) => {
-                println!(
-                    "concurrent: churner: {} buffers made live, {} taken down, {} removed; \
-                     {} opens used a buffer, {} found no node",
-                    c.made, c.downed, c.removed, c.opened, c.missed
-                );
-                0
-            }
-            Err(e) => {
-                println!("# churner: {e}");
-                1
-            }
-        };
-        // SAFETY: end the churner without running the parent's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    Ok(pid)
+fn spawn_churner(
+    seed: u64,
+    stop: &'static std::sync::atomic::AtomicBool,
+) -> Result<sys::Child, String> {
+    sys::spawn(|| match churn::run(seed, stop) {
+        Ok(c) => {
+            println!(
+                "concurrent: churner: {} buffers made live, {} taken down, {} removed; \
+                 {} opens used a buffer, {} found no node",
+                c.made, c.downed, c.removed, c.opened, c.missed
+            );
+            0
+        }
+        Err(e) => {
+            println!("# churner: {e}");
+            1
+        }
+    })
+    .map_err(|e| format!("fork: {e}"))
 }
 
 /// Forks the processes, waits for them all; every one must have passed.
@@ -856,50 +843,32 @@ fn run(procs: usize, seed: u64, ops: u64, seconds: u64) -> Result<(), String> {
     let stop = shared_flag()?;
     let racer = spawn_racer(procs, stop)?;
     let churner = spawn_churner(seed, stop)?;
-    let mut pids = Vec::new();
     let start = Instant::now();
-    for id in 0..procs {
-        // SAFETY: the suite is single-threaded here; the child runs its worker and `_exit`s.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(os_err("fork"));
+    let workers = sys::spawn_n(procs, |id| {
+        match work(id, procs, seed, ops, seconds, &written) {
+            Ok(line) => {
+                println!("{line}");
+                0
+            }
+            Err(e) => {
+                println!("# {e}");
+                1
+            }
         }
-        if pid == 0 {
-            let code = match work(id, procs, seed, ops, seconds, &written) {
-                Ok(line) => {
-                    println!("{line}");
-                    0
-                }
-                Err(e) => {
-                    println!("# {e}");
-                    1
-                }
-            };
-            // SAFETY: end the worker without running the parent's destructors.
-            unsafe { libc::_exit(code) };
-        }
-        pids.push(pid);
-    }
+    })
+    .map_err(|e| format!("fork: {e}"))?;
     let mut failed = Vec::new();
-    for (id, pid) in pids.into_iter().enumerate() {
-        let mut status = 0;
-        // SAFETY: reaping a worker forked above.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-            return Err(os_err("waitpid"));
-        }
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    for (id, child) in workers.into_iter().enumerate() {
+        let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+        if !sys::exited_ok(status) {
             failed.push(format!("process {id} (status {status:#x})"));
         }
     }
     stop.store(true, Ordering::Relaxed);
-    for (who, pid) in [("the racer", racer), ("the churner", Some(churner))] {
-        let Some(pid) = pid else { continue };
-        let mut status = 0;
-        // SAFETY: reaping a process forked above.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-            return Err(os_err("waitpid"));
-        }
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    for (who, child) in [("the racer", racer), ("the churner", Some(churner))] {
+        let Some(child) = child else { continue };
+        let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+        if !sys::exited_ok(status) {
             failed.push(format!("{who} (status {status:#x})"));
         }
     }
