@@ -322,6 +322,18 @@ pub fn spawn_n(n: usize, f: impl Fn(usize) -> i32) -> io::Result<Vec<Child>> {
 }
 
 impl Child {
+    /// The child's process ID.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Kills the child (`SIGKILL`) and reaps it.
+    pub fn kill(self) -> io::Result<i32> {
+        // SAFETY: signalling our own child, not yet reaped (`kill` takes the value).
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        self.wait()
+    }
+
     /// Waits for the child to end; its wait status.
     pub fn wait(self) -> io::Result<i32> {
         let mut status = 0;

@@ -979,13 +979,8 @@ impl World {
                 let m = &self.maps[k];
                 let len = len.min(m.len() - off);
                 let bytes = data(seed, len);
-                // SAFETY: this process is single-threaded; the child only stores through the
-                // inherited mapping, loads back, and exits with `_exit`.
-                let pid = unsafe { libc::fork() };
-                if pid < 0 {
-                    return Err(format!("fork: {}", io::Error::last_os_error()));
-                }
-                if pid == 0 {
+                // The child only stores through the inherited mapping and loads back.
+                let child = sys::spawn(|| {
                     let mut ok = true;
                     for (k, b) in bytes.iter().enumerate() {
                         // SAFETY: inside the inherited, writable mapping.
@@ -995,14 +990,12 @@ impl World {
                         // SAFETY: as above.
                         ok &= unsafe { ((m.addr + off + k) as *const u8).read_volatile() } == *b;
                     }
-                    // SAFETY: end the child without running the parent's destructors.
-                    unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-                }
-                let mut status = 0;
-                // SAFETY: reaping the child just forked.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
+                    if ok { 0 } else { 1 }
+                })
+                .map_err(|e| format!("fork: {e}"))?;
+                let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
                 self.forks += 1;
-                if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+                if !sys::exited_ok(status) {
                     return Err(format!(
                         "fork child on the inherited mapping failed (status {status:#x})"
                     ));
