@@ -195,6 +195,29 @@ fn map_rw(fd: &OwnedFd, pages: usize, pgoff: usize, flags: libc::c_int) -> io::R
     mmap(fd, pages * PAGE, prot, flags, (pgoff * PAGE) as u64)
 }
 
+/// A private anonymous mapping of `len` bytes with `prot` (`PROT_NONE` for an address range
+/// the kernel cannot copy to or from).
+pub fn anon(len: usize, prot: libc::c_int) -> io::Result<Map> {
+    // SAFETY: a fresh anonymous mapping at a kernel-chosen address aliases nothing.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Map {
+        addr: p as usize,
+        len,
+    })
+}
+
 /// A shared read-write mapping of `pages` pages from page `pgoff`.
 pub fn map_shared(fd: &OwnedFd, pages: usize, pgoff: usize) -> io::Result<Map> {
     map_rw(fd, pages, pgoff, libc::MAP_SHARED)
@@ -225,6 +248,77 @@ impl Map {
                 io::Error::last_os_error()
             ))
         }
+    }
+
+    /// The address of `off..off + len` inside the mapping (a panic outside it).
+    fn part(&self, off: usize, len: usize) -> *mut libc::c_void {
+        assert!(off.checked_add(len).is_some_and(|end| end <= self.len));
+        (self.addr + off) as *mut libc::c_void
+    }
+
+    /// `mprotect` of `off..off + len` to `prot`. A load or store that the new protection
+    /// forbids faults (the tests that do it expect the signal, or never touch the part).
+    pub fn protect(&self, off: usize, len: usize, prot: libc::c_int) -> io::Result<()> {
+        // SAFETY: changing the protection of part of this value's own mapping.
+        let r = unsafe { libc::mprotect(self.part(off, len), len, prot) };
+        cvt(r as libc::c_long).map(drop)
+    }
+
+    /// `munmap` of `off..off + len`: a hole in the mapping (a load from it faults). The rest
+    /// stays; dropping the value unmaps the whole range again, which the hole does not mind.
+    pub fn unmap(&self, off: usize, len: usize) -> io::Result<()> {
+        // SAFETY: unmapping part of this value's own mapping; nothing else refers to it.
+        let r = unsafe { libc::munmap(self.part(off, len), len) };
+        cvt(r as libc::c_long).map(drop)
+    }
+
+    /// `madvise(advice)` over `off..off + len`.
+    pub fn advise(&self, off: usize, len: usize, advice: libc::c_int) -> io::Result<()> {
+        // SAFETY: advising on part of this value's own mapping, which stays mapped.
+        let r = unsafe { libc::madvise(self.part(off, len), len, advice) };
+        cvt(r as libc::c_long).map(drop)
+    }
+
+    /// `mremap` of `off..off + len` to `new_len` bytes with `flags` (`MREMAP_MAYMOVE` or 0; not
+    /// `MREMAP_FIXED`: see [`Map::move_to`]); the address of the result. The caller keeps
+    /// track of what moved or shrank (and `forget`s what it no longer owns).
+    pub fn remap(
+        &self,
+        off: usize,
+        len: usize,
+        new_len: usize,
+        flags: libc::c_int,
+    ) -> io::Result<usize> {
+        assert!(flags & libc::MREMAP_FIXED == 0);
+        // SAFETY: resizing or moving part of this value's own mapping to where the kernel
+        // chooses, which aliases nothing.
+        let p = unsafe { libc::mremap(self.part(off, len), len, new_len, flags) };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(p as usize)
+    }
+
+    /// `mremap(MREMAP_MAYMOVE | MREMAP_FIXED)` of `off..off + len` to `at`, which with `len`
+    /// lies inside `over`, a mapping of the caller's that gives that part up: the moved pages,
+    /// as a new value. The caller keeps track of what it owns, as after [`Map::remap`].
+    pub fn move_to(&self, off: usize, len: usize, over: &Map, at: usize) -> io::Result<Map> {
+        let dest = over.part(at - over.addr, len);
+        // SAFETY: moving part of this value's own mapping over part of the caller's `over`,
+        // which the caller gives up (checked above to be inside it).
+        let p = unsafe {
+            libc::mremap(
+                self.part(off, len),
+                len,
+                len,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                dest,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Map { addr: at, len })
     }
 
     /// The byte at `i` (volatile: other processes change it).
@@ -503,8 +597,15 @@ pub const PART: usize = 2 << 20;
 /// in it, when dropped.
 #[derive(Debug)]
 pub struct Reserve {
-    _map: Map,
+    map: Map,
     pub base: usize,
+}
+
+impl Reserve {
+    /// The whole reserved range (a `move_to` target).
+    pub fn map(&self) -> &Map {
+        &self.map
+    }
 }
 
 /// Reserves `len` bytes of address space from a 2 MiB-aligned `base` (`len` plus 2 MiB, so that
@@ -527,7 +628,7 @@ pub fn reserve_aligned(len: usize) -> io::Result<Reserve> {
     }
     let addr = p as usize;
     Ok(Reserve {
-        _map: Map { addr, len: total },
+        map: Map { addr, len: total },
         base: (addr + PART - 1) & !(PART - 1),
     })
 }

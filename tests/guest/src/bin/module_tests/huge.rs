@@ -210,46 +210,21 @@ fn split_one_entry(split: Split) -> TestResult {
     check_marks(&m, 0)?;
     check_eq!(entries_since(before)?, 2);
     // Page 5 of part 0: inside the first entry.
-    let victim = m.addr + 5 * PAGE;
-    // SAFETY: each call acts on one page of this test's own mapping.
-    let (r, left) = unsafe {
-        match split {
-            Split::Munmap => (libc::munmap(victim as *mut libc::c_void, PAGE), 1),
-            Split::Mprotect => (
-                libc::mprotect(victim as *mut libc::c_void, PAGE, libc::PROT_READ),
-                1,
-            ),
-            Split::Dontneed => (
-                libc::madvise(victim as *mut libc::c_void, PAGE, libc::MADV_DONTNEED),
-                1,
-            ),
-            Split::MremapOut => {
-                let dest = r.base + 2 * PART + PAGE;
-                let p = libc::mremap(
-                    victim as *mut libc::c_void,
-                    PAGE,
-                    PAGE,
-                    libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                    dest as *mut libc::c_void,
-                );
-                let moved = Map {
-                    addr: dest,
-                    len: PAGE,
-                };
-                let ok = p as usize == dest;
-                if ok {
-                    check_marks(&moved, 5)?;
-                }
-                moved.forget();
-                (if ok { 0 } else { -1 }, 1)
+    let victim = 5 * PAGE;
+    let (r, left) = match split {
+        Split::Munmap => (m.unmap(victim, PAGE), 1),
+        Split::Mprotect => (m.protect(victim, PAGE, libc::PROT_READ), 1),
+        Split::Dontneed => (m.advise(victim, PAGE, libc::MADV_DONTNEED), 1),
+        Split::MremapOut => {
+            let dest = r.base + 2 * PART + PAGE;
+            let moved = m.move_to(victim, PAGE, r.map(), dest);
+            if let Ok(moved) = &moved {
+                check_marks(moved, 5)?;
             }
+            (moved.map(Map::forget), 1)
         }
     };
-    check!(
-        r == 0,
-        "{split:?} of one page: {}",
-        std::io::Error::last_os_error()
-    );
+    check!(r.is_ok(), "{split:?} of one page: {r:?}");
     // The split dropped the first entry; the second is untouched.
     check_eq!(entries_since(before)?, left);
     // Every page still in the mapping shows its bytes: no SIGBUS, nothing shifted.
@@ -316,26 +291,10 @@ pub fn mremap_moves_whole_pmd_entries() -> TestResult {
                 .map_err(|e| e.to_string())?;
             check_marks(&m, 0)?;
             check_eq!(entries_since(before)?, 2);
-            // SAFETY: moving this test's own mapping into its own reservation.
-            let p = unsafe {
-                libc::mremap(
-                    m.addr as *mut libc::c_void,
-                    2 * PART,
-                    2 * PART,
-                    libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                    dest as *mut libc::c_void,
-                )
-            };
-            check!(
-                p as usize == dest,
-                "mremap to {dest:#x}: {}",
-                std::io::Error::last_os_error()
-            );
+            // Into this test's own reservation.
+            let moved = m.move_to(0, 2 * PART, r.map(), dest);
+            let moved = moved.map_err(|e| format!("mremap to {dest:#x}: {e}"))?;
             m.forget();
-            let moved = Map {
-                addr: dest,
-                len: 2 * PART,
-            };
             check_marks(&moved, 0)?;
             check_eq!(entries_since(before)?, expected);
             check_both_ways(&fd, &moved, PART + 1, PART + 1)?;
@@ -381,13 +340,8 @@ pub fn huge_parts_map_4k_where_thp_is_refused() -> TestResult {
         let before = file_pmd_mapped_kib()?;
         let m = mmap_fixed(&fd, r.base, 2 * PART, RW, libc::MAP_SHARED, 0)
             .map_err(|e| e.to_string())?;
-        // SAFETY: advising on this test's own mapping.
-        let a = unsafe { libc::madvise(m.addr as *mut libc::c_void, m.len, libc::MADV_NOHUGEPAGE) };
-        check!(
-            a == 0,
-            "MADV_NOHUGEPAGE: {}",
-            std::io::Error::last_os_error()
-        );
+        m.advise(0, m.len, libc::MADV_NOHUGEPAGE)
+            .map_err(|e| format!("MADV_NOHUGEPAGE: {e}"))?;
         check_marks(&m, 0)?;
         check_eq!(entries_since(before)?, 0);
         check_both_ways(&fd, &m, PART + 9, PART + 9)?;
@@ -486,9 +440,7 @@ pub fn a_small_part_between_huge_parts_maps_4k_between_pmd_entries() -> TestResu
             check_both_ways(&fd, &m, k * PART - 3, k * PART - 3)?;
             check_both_ways(&fd, &m, (k + 1) * PART - 3, (k + 1) * PART - 3)?;
             // Split the entry after the small part; its neighbours stay as they were.
-            let page = (m.addr + (k + 1) * PART + PAGE) as *mut libc::c_void;
-            // SAFETY: one page inside this test's own mapping.
-            check_eq!(unsafe { libc::munmap(page, PAGE) }, 0);
+            check!(m.unmap((k + 1) * PART + PAGE, PAGE).is_ok(), "munmap");
             for i in (0..PARTS_SIZE / PAGE).filter(|&i| i != (k + 1) * 512 + 1) {
                 let one = Map {
                     addr: m.addr + i * PAGE,
@@ -548,16 +500,13 @@ pub fn unload_after_pmd_splits_frees_every_part() -> TestResult {
         }
         check_eq!(entries_since(before)?, huge);
         for k in 0..SIZE / PART {
-            let page = (m.addr + k * PART + (k % 7 + 1) * PAGE) as *mut libc::c_void;
-            // SAFETY: one page inside this test's own mapping.
-            let r = unsafe {
-                match k % 3 {
-                    0 => libc::munmap(page, PAGE),
-                    1 => libc::mprotect(page, PAGE, libc::PROT_READ),
-                    _ => libc::madvise(page, PAGE, libc::MADV_DONTNEED),
-                }
+            let page = k * PART + (k % 7 + 1) * PAGE;
+            let r = match k % 3 {
+                0 => m.unmap(page, PAGE),
+                1 => m.protect(page, PAGE, libc::PROT_READ),
+                _ => m.advise(page, PAGE, libc::MADV_DONTNEED),
             };
-            check!(r == 0, "split {k}: {}", std::io::Error::last_os_error());
+            check!(r.is_ok(), "split {k}: {r:?}");
         }
         // Fault the split ranges back in, then unmap everything and close.
         for i in (0..SIZE).step_by(PAGE) {

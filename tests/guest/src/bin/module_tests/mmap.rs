@@ -141,11 +141,10 @@ pub fn read_only_open_gets_read_only_mappings_only() -> TestResult {
         "writable shared map of O_RDONLY",
     )?;
     let m = mmap(&fd, PAGE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(|e| e.to_string())?;
-    // SAFETY: changing the protection of our own mapping.
-    let r = unsafe { libc::mprotect(m.addr as *mut libc::c_void, PAGE, RW) };
+    let r = m.protect(0, PAGE, RW);
     check!(
-        r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EACCES),
-        "mprotect to writable: {r}"
+        errno(&r) == Some(libc::EACCES),
+        "mprotect to writable: {r:?}"
     );
     let wfd = rw()?;
     pwrite(&wfd, b"ro view", 0).map_err(|e| e.to_string())?;
@@ -222,13 +221,8 @@ pub fn private_writable_mappings_of_a_read_only_open_stay_private() -> TestResul
     check_eq!(m.load_all(0, 14), b"written!y file".to_vec());
     // And a read-only private mapping may be made writable later.
     let r = mmap(&fd, PAGE, libc::PROT_READ, libc::MAP_PRIVATE, 0).map_err(|e| e.to_string())?;
-    // SAFETY: changing the protection of our own mapping.
-    let rc = unsafe { libc::mprotect(r.addr as *mut libc::c_void, PAGE, RW) };
-    check!(
-        rc == 0,
-        "mprotect to writable: {}",
-        std::io::Error::last_os_error()
-    );
+    r.protect(0, PAGE, RW)
+        .map_err(|e| format!("mprotect to writable: {e}"))?;
     r.store_all(0, b"mprotect");
     check_eq!(r.load_all(0, 8), b"mprotect".to_vec());
     check_eq!(device_bytes(0, 14)?, b"read-only file".to_vec());
@@ -339,17 +333,10 @@ pub fn executable_mappings_are_refused_now_and_later() -> TestResult {
             &format!("{kind} PROT_EXEC"),
         )?;
         let m = mmap(&fd, PAGE, RW, flags, 0).map_err(|e| e.to_string())?;
-        // SAFETY: changing the protection of our own mapping.
-        let r = unsafe {
-            libc::mprotect(
-                m.addr as *mut libc::c_void,
-                PAGE,
-                libc::PROT_READ | libc::PROT_EXEC,
-            )
-        };
+        let r = m.protect(0, PAGE, libc::PROT_READ | libc::PROT_EXEC);
         check!(
-            r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EACCES),
-            "mprotect PROT_EXEC on a {kind} mapping: {r}"
+            errno(&r) == Some(libc::EACCES),
+            "mprotect PROT_EXEC on a {kind} mapping: {r:?}"
         );
     }
     Ok(())
@@ -361,26 +348,14 @@ pub fn mremap_cannot_grow_but_shrinks_and_moves() -> TestResult {
         pwrite(&fd, b"page0", 0).map_err(|e| e.to_string())?;
         pwrite(&fd, b"page1", PAGE as i64).map_err(|e| e.to_string())?;
         let m = map_shared(&fd, 2, 0).map_err(|e| e.to_string())?;
-        // SAFETY: remapping our own mapping; on failure nothing changes.
-        let g = unsafe {
-            libc::mremap(
-                m.addr as *mut libc::c_void,
-                2 * PAGE,
-                3 * PAGE,
-                libc::MREMAP_MAYMOVE,
-            )
-        };
+        // On failure nothing changes.
+        let g = m.remap(0, 2 * PAGE, 3 * PAGE, libc::MREMAP_MAYMOVE);
+        check!(errno(&g) == Some(libc::EFAULT), "growing mremap: {g:?}");
+        // Shrinking in place keeps the first page at the same address.
+        let s = m.remap(0, 2 * PAGE, PAGE, 0);
         check!(
-            g == libc::MAP_FAILED
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT),
-            "growing mremap: {g:?}"
-        );
-        // SAFETY: shrinking in place keeps the first page at the same address.
-        let s = unsafe { libc::mremap(m.addr as *mut libc::c_void, 2 * PAGE, PAGE, 0) };
-        check!(
-            s as usize == m.addr,
-            "shrinking mremap failed: {}",
-            std::io::Error::last_os_error()
+            matches!(s, Ok(a) if a == m.addr),
+            "shrinking mremap failed: {s:?}"
         );
         check_eq!(m.load_all(0, 5), b"page0".to_vec());
         let addr = m.addr;
@@ -389,21 +364,10 @@ pub fn mremap_cannot_grow_but_shrinks_and_moves() -> TestResult {
         // Move it: a new address, same contents.
         let target = map_shared(&fd, 2, 0).map_err(|e| e.to_string())?;
         let dest = target.addr + PAGE;
-        // SAFETY: moving our one-page mapping over the second page of our other mapping.
-        let mv = unsafe {
-            libc::mremap(
-                shrunk.addr as *mut libc::c_void,
-                PAGE,
-                PAGE,
-                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                dest as *mut libc::c_void,
-            )
-        };
-        check!(
-            mv as usize == dest,
-            "moving mremap failed: {}",
-            std::io::Error::last_os_error()
-        );
+        // Our one-page mapping over the second page of our other mapping.
+        let mv = shrunk.move_to(0, PAGE, &target, dest);
+        check!(mv.is_ok(), "moving mremap failed: {mv:?}");
+        mv.map(Map::forget).ok();
         shrunk.forget();
         check_eq!(target.load_all(PAGE, 5), b"page0".to_vec());
         check_eq!(target.load_all(0, 5), b"page0".to_vec());
@@ -419,9 +383,8 @@ pub fn munmap_of_a_middle_page_keeps_the_rest_in_place() -> TestResult {
                 .map_err(|e| e.to_string())?;
         }
         let m = map_shared(&fd, 4, 0).map_err(|e| e.to_string())?;
-        // SAFETY: unmapping the second page of our own mapping.
-        let r = unsafe { libc::munmap((m.addr + PAGE) as *mut libc::c_void, PAGE) };
-        check_eq!(r, 0);
+        // The second page.
+        check!(m.unmap(PAGE, PAGE).is_ok(), "munmap of the second page");
         for p in [0usize, 2, 3] {
             check_eq!(m.load_all(p * PAGE, 5), format!("page{p}").into_bytes());
         }

@@ -98,19 +98,8 @@ pub fn sequential_write_to_the_end_then_enospc() -> TestResult {
 pub fn unmapped_user_buffers_give_efault() -> TestResult {
     let fd = rw()?;
     // A PROT_NONE anonymous page: a valid address range that the kernel cannot copy to or from.
-    // SAFETY: a fresh anonymous mapping aliases nothing.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            PAGE,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    check!(p != libc::MAP_FAILED);
-    let addr = p as usize;
+    let none = anon(PAGE, libc::PROT_NONE).map_err(|e| format!("mmap: {e}"))?;
+    let addr = none.addr;
     // SAFETY: `addr` is inaccessible, so the kernel fails with EFAULT without writing.
     let r = unsafe { pread_raw(&fd, addr, 16, 0) };
     expect_errno(r, libc::EFAULT, "pread into PROT_NONE")?;
@@ -124,8 +113,7 @@ pub fn unmapped_user_buffers_give_efault() -> TestResult {
         libc::EFAULT,
         "pwrite from address 8",
     )?;
-    // SAFETY: unmapping the page mapped above.
-    unsafe { libc::munmap(p, PAGE) };
+    drop(none);
     Ok(())
 }
 
@@ -327,23 +315,9 @@ pub fn partially_unmapped_user_buffer_gives_a_short_count() -> TestResult {
     let fd = rw()?;
     // Two anonymous pages, the second made inaccessible: a user buffer whose first 100 bytes
     // are mapped and whose rest is not.
-    // SAFETY: a fresh anonymous mapping aliases nothing.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            2 * PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    check!(p != libc::MAP_FAILED);
-    let base = p as usize;
-    // SAFETY: changing the protection of the second page of our own mapping.
-    let r = unsafe { libc::mprotect((base + PAGE) as *mut libc::c_void, PAGE, libc::PROT_NONE) };
-    check_eq!(r, 0);
-    let start = base + PAGE - 100;
+    let m = anon(2 * PAGE, RW).map_err(|e| format!("mmap: {e}"))?;
+    check!(m.protect(PAGE, PAGE, libc::PROT_NONE).is_ok(), "mprotect");
+    let start = m.addr + PAGE - 100;
     // SAFETY: the first 100 bytes from `start` are ours and writable; the rest is PROT_NONE,
     // which the kernel reports as a fault without writing.
     let r = unsafe { pread_raw(&fd, start, 200, 0) };
@@ -362,10 +336,10 @@ pub fn partially_unmapped_user_buffer_gives_a_short_count() -> TestResult {
         after[100..] == before[100..],
         "a short write changed bytes past the 100 it reported"
     );
-    // SAFETY: `start` is valid for 100 bytes (see above).
-    let stored = unsafe { std::slice::from_raw_parts(start as *const u8, 100) };
+    // `start` is valid for 100 bytes (see above).
+    let stored = m.load_all(PAGE - 100, 100);
     check!(
-        after[..100] == *stored,
+        after[..100] == stored[..],
         "the 100 bytes stored are not the source's"
     );
     // The same through write(2), which also moves the position by exactly what it stored.
@@ -382,8 +356,7 @@ pub fn partially_unmapped_user_buffer_gives_a_short_count() -> TestResult {
         after[100..] == before[100..],
         "a short write(2) changed bytes past it"
     );
-    // SAFETY: unmapping our own two pages.
-    unsafe { libc::munmap(p, 2 * PAGE) };
+    drop(m);
     Ok(())
 }
 
@@ -394,22 +367,7 @@ pub fn writes_from_pages_not_yet_present_copy_everything() -> TestResult {
         pwrite(&fd, &before, 0).map_err(|e| e.to_string())?;
         // Three anonymous pages: the first filled, the other two never touched, so the kernel's
         // copy faults them in (as the zero page) part-way.
-        // SAFETY: a fresh anonymous mapping aliases nothing.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                3 * PAGE,
-                RW,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        check!(p != libc::MAP_FAILED);
-        let src = Map {
-            addr: p as usize,
-            len: 3 * PAGE,
-        };
+        let src = anon(3 * PAGE, RW).map_err(|e| format!("mmap: {e}"))?;
         src.store_all(0, &vec![0x5A; PAGE]);
         check_eq!(
             pwrite_raw(&fd, src.addr, 3 * PAGE, 0).map_err(|e| e.to_string())?,
