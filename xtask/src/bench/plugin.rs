@@ -179,7 +179,19 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
         Duration::from_secs(30),
     )?;
 
-    let orig = std::fs::read_dir(&src)?
+    let found = extract_header(&src, &log)?;
+    std::fs::create_dir_all(include)?;
+    let tmp = include.join("qemu-plugin.h.tmp");
+    std::fs::copy(&found, &tmp)?;
+    std::fs::rename(&tmp, include.join("qemu-plugin.h"))?;
+    std::fs::remove_dir_all(&src)?;
+    Ok(())
+}
+
+/// Extracts `qemu-plugin.h` from the `qemu_*.orig.tar.*` that `apt-get source` left in `src`;
+/// its path.
+fn extract_header(src: &Path, log: &Path) -> Result<PathBuf> {
+    let orig = std::fs::read_dir(src)?
         .flatten()
         .map(|e| e.path())
         .find(|p| {
@@ -204,21 +216,14 @@ fn fetch_header(paths: &Paths, version: &str, include: &Path) -> Result<()> {
     run_logged(
         "extracting qemu-plugin.h",
         &mut tar,
-        &log,
+        log,
         Duration::from_secs(30),
     )?;
-    let found = std::fs::read_dir(&unpack)?
+    std::fs::read_dir(&unpack)?
         .flatten()
         .map(|e| e.path().join("include/qemu/qemu-plugin.h"))
         .find(|p| p.is_file())
-        .with_context(|| format!("{} has no */include/qemu/qemu-plugin.h", orig.display()))?;
-
-    std::fs::create_dir_all(include)?;
-    let tmp = include.join("qemu-plugin.h.tmp");
-    std::fs::copy(&found, &tmp)?;
-    std::fs::rename(&tmp, include.join("qemu-plugin.h"))?;
-    std::fs::remove_dir_all(&src)?;
-    Ok(())
+        .with_context(|| format!("{} has no */include/qemu/qemu-plugin.h", orig.display()))
 }
 
 /// Parses the plugin's output file: one `<n> <total> <kernel> <module>` line per stop marker.

@@ -109,23 +109,7 @@ pub fn parse(text: &str) -> Document {
         if !started {
             continue;
         }
-        if let Some(name) = trimmed.strip_prefix("# Subtest: ") {
-            // KUnit announces the subtest at the child's indentation.
-            open_level(&mut stack, indent);
-            if let Some(l) = stack.last_mut() {
-                l.subtest = Some(name.trim().to_string());
-            }
-            continue;
-        }
-        if let Some(plan) = trimmed.strip_prefix("1..") {
-            let n = plan
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<usize>().ok());
-            open_level(&mut stack, indent);
-            if let Some(l) = stack.last_mut() {
-                l.plan = n;
-            }
+        if level_line(&mut stack, trimmed, indent) {
             continue;
         }
         let Some((ok, desc, skip)) = parse_result(trimmed) else {
@@ -145,19 +129,7 @@ pub fn parse(text: &str) -> Document {
             l.count += 1;
         }
         if just_closed.take().is_some() {
-            // A suite summary: its failure is already counted in its leaves, unless it failed
-            // with no failing leaf (e.g. the suite's init failed), which must not pass.
-            if !ok
-                && !doc
-                    .results
-                    .iter()
-                    .any(|r| r.outcome == Outcome::Fail && r.name.starts_with(&desc))
-            {
-                doc.results.push(TestResult {
-                    name: join(&prefix, &desc),
-                    outcome: Outcome::Fail,
-                });
-            }
+            summary(&mut doc, &prefix, &desc, ok);
             continue;
         }
         let outcome = match (ok, skip) {
@@ -178,6 +150,46 @@ pub fn parse(text: &str) -> Document {
         check_plan(&level, &mut doc);
     }
     doc
+}
+
+/// A `# Subtest:` or plan line opens its level (KUnit announces the subtest at the child's
+/// indentation) and names it or gives its plan. Whether `trimmed` was one.
+fn level_line(stack: &mut Vec<Level>, trimmed: &str, indent: usize) -> bool {
+    if let Some(name) = trimmed.strip_prefix("# Subtest: ") {
+        open_level(stack, indent);
+        if let Some(l) = stack.last_mut() {
+            l.subtest = Some(name.trim().to_string());
+        }
+        return true;
+    }
+    if let Some(plan) = trimmed.strip_prefix("1..") {
+        let n = plan
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<usize>().ok());
+        open_level(stack, indent);
+        if let Some(l) = stack.last_mut() {
+            l.plan = n;
+        }
+        return true;
+    }
+    false
+}
+
+/// A suite's summary line: its failure is already counted in its leaves, unless it failed with
+/// no failing leaf (e.g. the suite's init failed), which must not pass.
+fn summary(doc: &mut Document, prefix: &[String], desc: &str, ok: bool) {
+    if !ok
+        && !doc
+            .results
+            .iter()
+            .any(|r| r.outcome == Outcome::Fail && r.name.starts_with(desc))
+    {
+        doc.results.push(TestResult {
+            name: join(prefix, desc),
+            outcome: Outcome::Fail,
+        });
+    }
 }
 
 fn join(prefix: &[String], name: &str) -> String {
