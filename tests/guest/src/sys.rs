@@ -198,13 +198,22 @@ fn map_rw(fd: &OwnedFd, pages: usize, pgoff: usize, flags: libc::c_int) -> io::R
 /// A private anonymous mapping of `len` bytes with `prot` (`PROT_NONE` for an address range
 /// the kernel cannot copy to or from).
 pub fn anon(len: usize, prot: libc::c_int) -> io::Result<Map> {
+    anon_with(len, prot, libc::MAP_PRIVATE)
+}
+
+/// A shared anonymous mapping (shmem) of `len` bytes with `prot`.
+pub fn anon_shared(len: usize, prot: libc::c_int) -> io::Result<Map> {
+    anon_with(len, prot, libc::MAP_SHARED)
+}
+
+fn anon_with(len: usize, prot: libc::c_int, flags: libc::c_int) -> io::Result<Map> {
     // SAFETY: a fresh anonymous mapping at a kernel-chosen address aliases nothing.
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
             len,
             prot,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            flags | libc::MAP_ANONYMOUS,
             -1,
             0,
         )

@@ -89,35 +89,8 @@ pub fn count_svg(counts: &[Count]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::fixtures::{count, fig};
     use crate::bench::sweep::applies;
-
-    fn fig(c: &str, m: &str, p: u64, unit: &str, samples: &[f64]) -> Figure {
-        Figure {
-            contender: c.into(),
-            metric: m.into(),
-            param: p,
-            size: p,
-            unit: unit.into(),
-            bytes: 0,
-            ops: 0,
-            samples: samples.to_vec(),
-        }
-    }
-
-    fn count(contender: &str, metric: &str, param: u64, total: f64) -> Count {
-        Count {
-            contender: contender.into(),
-            metric: metric.into(),
-            param,
-            size: param,
-            total,
-            kernel: total,
-            module: 10.0,
-            spread: 0.0,
-            min: total,
-            max: total,
-        }
-    }
 
     #[test]
     fn plots_have_a_panel_per_sweep_metric_and_a_line_per_contender() {

@@ -193,19 +193,7 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fig(c: &str, m: &str, p: u64, unit: &str, samples: &[f64]) -> Figure {
-        Figure {
-            contender: c.into(),
-            metric: m.into(),
-            param: p,
-            size: p,
-            unit: unit.into(),
-            bytes: 0,
-            ops: 0,
-            samples: samples.to_vec(),
-        }
-    }
+    use crate::bench::fixtures::fig;
 
     #[test]
     fn median_and_spread() {

@@ -85,21 +85,7 @@ pub fn touch_goal(counts: &[Count]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn count(contender: &str, metric: &str, param: u64, total: f64) -> Count {
-        Count {
-            contender: contender.into(),
-            metric: metric.into(),
-            param,
-            size: param,
-            total,
-            kernel: total,
-            module: 10.0,
-            spread: 0.0,
-            min: total,
-            max: total,
-        }
-    }
+    use crate::bench::fixtures::count;
 
     #[test]
     fn the_create_goal_compares_mydev_with_a_new_hugetlb_memfd_from_4m() {

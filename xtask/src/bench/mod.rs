@@ -17,6 +17,8 @@ pub mod charts;
 pub mod count;
 pub mod counts;
 pub mod figures;
+#[cfg(test)]
+pub mod fixtures;
 pub mod goals;
 pub mod plot;
 pub mod plugin;

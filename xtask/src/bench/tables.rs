@@ -213,35 +213,8 @@ pub fn sweep_count_table(counts: &[Count], sizes: &[u64], skipped: &[(u64, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::fixtures::{count, fig};
     use crate::bench::goals::verdict;
-
-    fn fig(c: &str, m: &str, p: u64, unit: &str, samples: &[f64]) -> Figure {
-        Figure {
-            contender: c.into(),
-            metric: m.into(),
-            param: p,
-            size: p,
-            unit: unit.into(),
-            bytes: 0,
-            ops: 0,
-            samples: samples.to_vec(),
-        }
-    }
-
-    fn count(contender: &str, metric: &str, param: u64, total: f64) -> Count {
-        Count {
-            contender: contender.into(),
-            metric: metric.into(),
-            param,
-            size: param,
-            total,
-            kernel: total,
-            module: 10.0,
-            spread: 0.0,
-            min: total,
-            max: total,
-        }
-    }
 
     #[test]
     fn per_call_ratios_favour_mydev_above_one() {
