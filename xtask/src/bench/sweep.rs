@@ -197,7 +197,7 @@ impl Sweep {
 
 /// Whether the benchmark measures `metric` for `contender`: memcpy has no mapping to make, and
 /// hugetlbfs has no `write` (the zero-copy figures also depend on the size: see
-/// `bench_zero_copy::applies`).
+/// `zero_copy::applies`).
 pub fn applies(contender: &str, metric: &str) -> bool {
     let mapping = metric.starts_with("mmap_");
     let write = metric == "seq_write" || metric == "write_1m";
