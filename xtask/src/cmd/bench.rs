@@ -185,7 +185,7 @@ pub fn bench(paths: &Paths, o: &BenchOpts) -> Result<ExitCode> {
         "bench",
         o.guest.kernel,
         &[KernelChoice::Minimal],
-        "bench runs on the minimal kernel only (its counting boot needs its symbols)",
+        "the benchmark runs on the minimal kernel only (its counting boot needs its symbols)",
     )?;
     let started = Instant::now();
     for w in o.profile.iter().filter(|w| w.as_str() != "none") {

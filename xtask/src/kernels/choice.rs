@@ -67,7 +67,7 @@ pub fn refuse_others(
         Some(c) if !accepted.contains(&c) => {
             let names: Vec<&str> = accepted.iter().map(|k| k.name()).collect();
             bail!(
-                "{command} --kernel {}: {why} (it accepts --kernel {})",
+                "{command} --kernel {}: {why}; {command} accepts --kernel {}",
                 c.name(),
                 names.join(", ")
             )
@@ -104,7 +104,7 @@ mod tests {
         .to_string();
         assert_eq!(
             e,
-            "selftest --kernel test: because (it accepts --kernel minimal)"
+            "selftest --kernel test: because; selftest accepts --kernel minimal"
         );
     }
 }
