@@ -35,8 +35,8 @@ use guest::opts::GuestOpts;
 use paths::Paths;
 use std::process::ExitCode;
 
-// The paths that `package.rs` names in its body, until it moves into this layout (it is being
-// changed on another branch): `crate::demo_script()`, `crate::stock::…`, `crate::qemu::…`.
+// The paths that `package/` names in its body, until it moves into this layout:
+// `crate::demo_script()`, `crate::stock::…`, `crate::qemu::…`.
 use guest::demo::demo_script;
 use guest::qemu;
 use kernels::stock;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `cargo xtask package`: the Debian packages built and linted, and with `--test` installed in
-//! a fresh chroot and booted (the work is `package.rs`'s). It boots Debian's 7.3 only, and takes
+//! a fresh chroot and booted (the work is `package/`'s). It boots Debian's 7.3 only, and takes
 //! no `--kernel`.
 
 use crate::paths::Paths;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A Debian root directory that commands run in: where modules for Debian's kernels are built
-//! (`stock.rs`) and where the packages are installed and tested (`package.rs`).
+//! (`stock.rs`) and where the packages are installed and tested (`package/`).
 
 use crate::ui::run_logged;
 use anyhow::{Context, Result};
