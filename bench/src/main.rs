@@ -72,13 +72,14 @@ use std::os::unix::fs::FileExt;
 use std::process::Command;
 use std::time::Instant;
 
+mod protocol;
 mod zero_copy;
+
+use protocol::{CONTENDERS, Figure, SWEEP_METRICS};
 
 const PAGE: usize = 4096;
 /// A PMD-sized page: the huge page of THP and of the hugetlb memfd.
 const HUGE: usize = 2 << 20;
-/// The chunk sizes of the per-call sequential reads and writes (at the detail size).
-const CHUNKS: [usize; 4] = [64, 4096, 65536, 1 << 20];
 /// The call size of the sweep's `read_1m`/`write_1m` (or the whole buffer if smaller).
 const IO_CHUNK: usize = 1 << 20;
 /// Sequential reads and writes cover at most the first 64 MiB of a buffer: the `memcpy`
@@ -419,26 +420,37 @@ fn sweep_cases(size: usize, plan: &Plan) -> Vec<Case> {
         unit: "us/op",
         op,
     };
+    let [
+        mmap_munmap,
+        mmap_touch_all,
+        warm_copy,
+        create_map_touch,
+        read_1m,
+        write_1m,
+        dmabuf_map_touch,
+        dio_write_map,
+        dio_write_copy,
+    ] = SWEEP_METRICS;
     let mut v = vec![
-        case("mmap_munmap", Op::MapWhole { ops }),
-        case("mmap_touch_all", Op::MmapTouch { ops }),
-        case("warm_copy", Op::WarmCopy { ops }),
-        case("create_map_touch", Op::CreateMapTouch { ops }),
-        io("read_1m", false),
-        io("write_1m", true),
+        case(mmap_munmap, Op::MapWhole { ops }),
+        case(mmap_touch_all, Op::MmapTouch { ops }),
+        case(warm_copy, Op::WarmCopy { ops }),
+        case(create_map_touch, Op::CreateMapTouch { ops }),
+        io(read_1m, false),
+        io(write_1m, true),
     ];
     if size >= zero_copy::FROM {
         v.extend([
-            case("dmabuf_map_touch", Op::DmabufMapTouch { ops }),
+            case(dmabuf_map_touch, Op::DmabufMapTouch { ops }),
             case(
-                "dio_write_map",
+                dio_write_map,
                 Op::DioWrite {
                     ops,
                     from_map: true,
                 },
             ),
             case(
-                "dio_write_copy",
+                dio_write_copy,
                 Op::DioWrite {
                     ops,
                     from_map: false,
@@ -452,7 +464,7 @@ fn sweep_cases(size: usize, plan: &Plan) -> Vec<Case> {
 /// The per-call figures, measured at the detail size.
 fn detail_cases(size: usize, plan: &Plan) -> Vec<Case> {
     let mut v = Vec::new();
-    for chunk in CHUNKS {
+    for chunk in protocol::CHUNKS.map(|c| c as usize) {
         let span = size.min(IO_SPAN).min(chunk * plan.pass_calls);
         for (metric, write) in [("seq_read", false), ("seq_write", true)] {
             v.push(Case {
@@ -809,18 +821,6 @@ impl Bench {
     }
 }
 
-/// One measured figure: every sample, in `unit`.
-struct Figure {
-    contender: &'static str,
-    metric: &'static str,
-    param: usize,
-    size: usize,
-    unit: &'static str,
-    bytes: usize,
-    ops: usize,
-    samples: Vec<f64>,
-}
-
 fn tagged(c: &Contender, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", c.name))
 }
@@ -861,13 +861,13 @@ fn time_all(
         for (c, samples) in contenders.iter().zip(samples) {
             if case.applies_to(c) {
                 figures.push(Figure {
-                    contender: c.name,
-                    metric: case.metric,
-                    param: case.param,
-                    size: bench.size,
-                    unit: case.unit,
-                    bytes: shape.0,
-                    ops: shape.1,
+                    contender: c.name.to_string(),
+                    metric: case.metric.to_string(),
+                    param: case.param as u64,
+                    size: bench.size as u64,
+                    unit: case.unit.to_string(),
+                    bytes: shape.0 as u64,
+                    ops: shape.1 as u64,
                     samples,
                 });
             }
@@ -905,8 +905,16 @@ fn count_all(
                 }
                 let s = bench.sample(c, case.op, 1).map_err(|e| tagged(c, e))?;
                 println!(
-                    "# mydev-bench-count {n} {round} {} {} {} {} {}",
-                    bench.size, c.name, case.metric, case.param, s.ops
+                    "{}",
+                    protocol::count_line(
+                        *n,
+                        round,
+                        bench.size as u64,
+                        c.name,
+                        case.metric,
+                        case.param as u64,
+                        s.ops as u64
+                    )
                 );
                 *n += 1;
             }
@@ -931,23 +939,8 @@ fn json(figures: &[Figure], sizes: &[usize], detail: usize, plan: &Plan) -> Stri
         sizes.join(","),
         plan.repeat
     );
-    for (i, f) in figures.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let samples: Vec<String> = f.samples.iter().map(|v| format!("{v:.3}")).collect();
-        s.push_str(&format!(
-            "{{\"contender\":\"{}\",\"metric\":\"{}\",\"param\":{},\"size\":{},\"unit\":\"{}\",\"bytes\":{},\"ops\":{},\"samples\":[{}]}}",
-            f.contender,
-            f.metric,
-            f.param,
-            f.size,
-            f.unit,
-            f.bytes,
-            f.ops,
-            samples.join(",")
-        ));
-    }
+    let records: Vec<String> = figures.iter().map(Figure::json).collect();
+    s.push_str(&records.join(","));
     s.push_str("]}");
     s
 }
@@ -1049,14 +1042,14 @@ fn check_huge(c: &Contender, size: usize, which: &str, m: &Map) -> Result<(), St
         .filter(|k| get(k) > 0)
         .map(|k| format!("{k}={}", get(k)))
         .collect();
+    let named = if named.is_empty() {
+        "-".to_string()
+    } else {
+        named.join(",")
+    };
     println!(
-        "# mydev-bench-huge {size} {} {which} {touched} {huge} {page} {}",
-        c.name,
-        if named.is_empty() {
-            "-".to_string()
-        } else {
-            named.join(",")
-        }
+        "{}",
+        protocol::huge_line(size as u64, c.name, which, [touched, huge, page], &named)
     );
     let fail = |why: &str| {
         Err(format!(
@@ -1099,14 +1092,14 @@ fn contenders(size: usize, count: bool) -> Result<Vec<Contender>, String> {
     sh("insmod", &[CREF_KO, &size_param])?;
     if count {
         let syms = std::fs::read_to_string("/proc/kallsyms").map_err(|e| e.to_string())?;
-        println!("# mydev-kallsyms-begin {size}");
+        println!("{}{size}", protocol::KALLSYMS_BEGIN);
         for l in syms
             .lines()
             .filter(|l| l.ends_with("[mmap]") || l.ends_with("[cref]"))
         {
             println!("{l}");
         }
-        println!("# mydev-kallsyms-end");
+        println!("{}", protocol::KALLSYMS_END);
     }
     let device = mydev::Device::open("/dev/mydev").map_err(|e| e.to_string())?;
     if device.size() != size {
@@ -1135,14 +1128,22 @@ fn contenders(size: usize, count: bool) -> Result<Vec<Contender>, String> {
             warm: None,
         },
     };
+    let [
+        mydev_name,
+        cref_name,
+        memfd_name,
+        thp_name,
+        hugetlb_name,
+        memcpy_name,
+    ] = CONTENDERS;
     Ok(vec![
-        file("mydev", Kind::Device, mydev, size),
-        file("cref", Kind::Device, cref, size),
-        file("memfd", Kind::Memfd, memfd, size),
-        file("memfd-thp", Kind::Thp, thp, size),
-        file("memfd-hugetlb", Kind::Hugetlb, hugetlb, huge_len(size)),
+        file(mydev_name, Kind::Device, mydev, size),
+        file(cref_name, Kind::Device, cref, size),
+        file(memfd_name, Kind::Memfd, memfd, size),
+        file(thp_name, Kind::Thp, thp, size),
+        file(hugetlb_name, Kind::Hugetlb, hugetlb, huge_len(size)),
         Contender {
-            name: "memcpy",
+            name: memcpy_name,
             kind: Kind::Memory,
             target: Target::Memory { src, dst },
         },
@@ -1321,7 +1322,7 @@ fn run() -> Result<bool, String> {
         match run_size(size, size == detail, &plan, meter, &mut n) {
             Ok(f) => figures.extend(f),
             Err(SizeError::Skip(why)) => {
-                println!("# mydev-bench-skipped {size} {why}");
+                println!("{}", protocol::skipped_line(size as u64, &why));
                 eprintln!("bench: {} not run: {why}", human(size));
                 skipped = true;
                 // Whatever the failed set-up left behind must not hold memory from the next
@@ -1334,9 +1335,9 @@ fn run() -> Result<bool, String> {
         }
     }
     if !count {
-        println!("# mydev-bench-json-begin");
+        println!("{}", protocol::JSON_BEGIN);
         println!("{}", json(&figures, &sizes, detail, &plan));
-        println!("# mydev-bench-json-end");
+        println!("{}", protocol::JSON_END);
     }
     Ok(!skipped)
 }

@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# /init of the mydev guest (generated initramfs, see xtask/src/guest.rs).
+# /init of the mydev guest (generated initramfs, see xtask/src/guest/initramfs.rs).
 #
 # Channels: the kernel console is ttyS0; the job's output goes to ttyS1 and its exit status, as
 # one line `mydev-status N`, to ttyS2. A guest that reports no status crashed or was killed.

@@ -5,10 +5,12 @@
 //! directories of their own under `target/mydev`, so the host's `/lib/modules` and DKMS tree are
 //! untouched.
 
-use crate::kernel::{self, Kernel};
-use crate::ktap::{Outcome, TestResult};
+use crate::kernels::build::make_command;
+use crate::kernels::kernel::Kernel;
+use crate::kernels::module::{copy_module_sources, copy_sources};
 use crate::paths::Paths;
-use crate::tally::Tally;
+use crate::report::ktap::{Outcome, TestResult};
+use crate::report::tally::Tally;
 use crate::ui::{Phase, run_logged};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
@@ -23,17 +25,17 @@ pub fn dkms_version(conf: &str) -> Option<String> {
 }
 
 fn modules_install(paths: &Paths, kernel: &Kernel) -> Result<()> {
-    let src = kernel::copy_module_sources(paths, "install")?;
+    let src = copy_module_sources(paths, "install")?;
     let root = paths.work.join("install-root");
     if root.exists() {
         std::fs::remove_dir_all(&root)?;
     }
     let log = paths.logs.join("install-modules_install.log");
     std::fs::write(&log, "")?;
-    let mut build = kernel::make_command(&src, kernel.profile.llvm);
+    let mut build = make_command(&src, kernel.profile.llvm);
     build.arg(format!("KDIR={}", kernel.dir.display()));
     run_logged("make -C module", &mut build, &log, Duration::from_secs(30))?;
-    let mut install = kernel::make_command(&src, kernel.profile.llvm);
+    let mut install = make_command(&src, kernel.profile.llvm);
     install
         .arg(format!("KDIR={}", kernel.dir.display()))
         .arg(format!("INSTALL_MOD_PATH={}", root.display()));
@@ -64,7 +66,7 @@ fn dkms(paths: &Paths, kernel: &Kernel) -> Result<PathBuf> {
     }
     let (source_tree, dkms_tree) = (base.join("src"), base.join("tree"));
     // DKMS's source tree: module/ as /usr/src/mydev-<version> would hold it.
-    kernel::copy_sources(paths, "module", &format!("dkms/src/mydev-{version}"))?;
+    copy_sources(paths, "module", &format!("dkms/src/mydev-{version}"))?;
     std::fs::create_dir_all(&dkms_tree)?;
     let log = paths.logs.join("install-dkms.log");
     std::fs::write(&log, "")?;

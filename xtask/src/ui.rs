@@ -101,7 +101,7 @@ pub fn run_logged(step: &str, cmd: &mut Command, log: &Path, heartbeat: Duration
 pub fn command_line(cmd: &Command) -> String {
     std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
-        .map(|a| crate::qemu::shell_quote(&a.to_string_lossy()))
+        .map(|a| crate::shell::shell_quote(&a.to_string_lossy()))
         .collect::<Vec<_>>()
         .join(" ")
 }

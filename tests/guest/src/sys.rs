@@ -109,6 +109,12 @@ pub fn lseek(fd: &OwnedFd, off: i64, whence: libc::c_int) -> io::Result<i64> {
     cvt(unsafe { libc::lseek(fd.as_raw_fd(), off, whence) })
 }
 
+/// `fdatasync(fd)`.
+pub fn fdatasync(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fdatasync on a descriptor the caller owns; it touches no memory of ours.
+    cvt(unsafe { libc::fdatasync(fd.as_raw_fd()) } as libc::c_long).map(drop)
+}
+
 /// `ioctl(fd, cmd, arg)`.
 pub fn ioctl(fd: &OwnedFd, cmd: u32, arg: usize) -> io::Result<i64> {
     // SAFETY: the tests pass either a valid pointer of the right size or an invalid address on
@@ -189,6 +195,38 @@ fn map_rw(fd: &OwnedFd, pages: usize, pgoff: usize, flags: libc::c_int) -> io::R
     mmap(fd, pages * PAGE, prot, flags, (pgoff * PAGE) as u64)
 }
 
+/// A private anonymous mapping of `len` bytes with `prot` (`PROT_NONE` for an address range
+/// the kernel cannot copy to or from).
+pub fn anon(len: usize, prot: libc::c_int) -> io::Result<Map> {
+    anon_with(len, prot, libc::MAP_PRIVATE)
+}
+
+/// A shared anonymous mapping (shmem) of `len` bytes with `prot`.
+pub fn anon_shared(len: usize, prot: libc::c_int) -> io::Result<Map> {
+    anon_with(len, prot, libc::MAP_SHARED)
+}
+
+fn anon_with(len: usize, prot: libc::c_int, flags: libc::c_int) -> io::Result<Map> {
+    // SAFETY: a fresh anonymous mapping at a kernel-chosen address aliases nothing.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            flags | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Map {
+        addr: p as usize,
+        len,
+    })
+}
+
 /// A shared read-write mapping of `pages` pages from page `pgoff`.
 pub fn map_shared(fd: &OwnedFd, pages: usize, pgoff: usize) -> io::Result<Map> {
     map_rw(fd, pages, pgoff, libc::MAP_SHARED)
@@ -219,6 +257,77 @@ impl Map {
                 io::Error::last_os_error()
             ))
         }
+    }
+
+    /// The address of `off..off + len` inside the mapping (a panic outside it).
+    fn part(&self, off: usize, len: usize) -> *mut libc::c_void {
+        assert!(off.checked_add(len).is_some_and(|end| end <= self.len));
+        (self.addr + off) as *mut libc::c_void
+    }
+
+    /// `mprotect` of `off..off + len` to `prot`. A load or store that the new protection
+    /// forbids faults (the tests that do it expect the signal, or never touch the part).
+    pub fn protect(&self, off: usize, len: usize, prot: libc::c_int) -> io::Result<()> {
+        // SAFETY: changing the protection of part of this value's own mapping.
+        let r = unsafe { libc::mprotect(self.part(off, len), len, prot) };
+        cvt(r as libc::c_long).map(drop)
+    }
+
+    /// `munmap` of `off..off + len`: a hole in the mapping (a load from it faults). The rest
+    /// stays; dropping the value unmaps the whole range again, which the hole does not mind.
+    pub fn unmap(&self, off: usize, len: usize) -> io::Result<()> {
+        // SAFETY: unmapping part of this value's own mapping; nothing else refers to it.
+        let r = unsafe { libc::munmap(self.part(off, len), len) };
+        cvt(r as libc::c_long).map(drop)
+    }
+
+    /// `madvise(advice)` over `off..off + len`.
+    pub fn advise(&self, off: usize, len: usize, advice: libc::c_int) -> io::Result<()> {
+        // SAFETY: advising on part of this value's own mapping, which stays mapped.
+        let r = unsafe { libc::madvise(self.part(off, len), len, advice) };
+        cvt(r as libc::c_long).map(drop)
+    }
+
+    /// `mremap` of `off..off + len` to `new_len` bytes with `flags` (`MREMAP_MAYMOVE` or 0; not
+    /// `MREMAP_FIXED`: see [`Map::move_to`]); the address of the result. The caller keeps
+    /// track of what moved or shrank (and `forget`s what it no longer owns).
+    pub fn remap(
+        &self,
+        off: usize,
+        len: usize,
+        new_len: usize,
+        flags: libc::c_int,
+    ) -> io::Result<usize> {
+        assert!(flags & libc::MREMAP_FIXED == 0);
+        // SAFETY: resizing or moving part of this value's own mapping to where the kernel
+        // chooses, which aliases nothing.
+        let p = unsafe { libc::mremap(self.part(off, len), len, new_len, flags) };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(p as usize)
+    }
+
+    /// `mremap(MREMAP_MAYMOVE | MREMAP_FIXED)` of `off..off + len` to `at`, which with `len`
+    /// lies inside `over`, a mapping of the caller's that gives that part up: the moved pages,
+    /// as a new value. The caller keeps track of what it owns, as after [`Map::remap`].
+    pub fn move_to(&self, off: usize, len: usize, over: &Map, at: usize) -> io::Result<Map> {
+        let dest = over.part(at - over.addr, len);
+        // SAFETY: moving part of this value's own mapping over part of the caller's `over`,
+        // which the caller gives up (checked above to be inside it).
+        let p = unsafe {
+            libc::mremap(
+                self.part(off, len),
+                len,
+                len,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                dest,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Map { addr: at, len })
     }
 
     /// The byte at `i` (volatile: other processes change it).
@@ -284,6 +393,73 @@ impl Drop for Map {
             unsafe { libc::munmap(self.addr as *mut libc::c_void, self.len) };
         }
     }
+}
+
+/// A child process forked by [`spawn`], to be reaped with [`Child::wait`].
+#[derive(Debug)]
+pub struct Child {
+    pid: libc::pid_t,
+}
+
+/// Forks a child that runs `f` and ends with `_exit` of what `f` returns. The caller must be
+/// single-threaded (the suites fork before they start threads), so that the child may run
+/// arbitrary code.
+pub fn spawn(f: impl FnOnce() -> i32) -> io::Result<Child> {
+    // SAFETY: the callers are single-threaded when they fork (see above).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        let code = f();
+        // SAFETY: `_exit` ends the child without returning into the parent's frames or running
+        // its destructors a second time.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(Child { pid })
+}
+
+/// Forks `n` children, the `i`th running `f(i)`, as [`spawn`] does.
+pub fn spawn_n(n: usize, f: impl Fn(usize) -> i32) -> io::Result<Vec<Child>> {
+    (0..n).map(|i| spawn(|| f(i))).collect()
+}
+
+impl Child {
+    /// The child's process ID.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Kills the child (`SIGKILL`) and reaps it.
+    pub fn kill(self) -> io::Result<i32> {
+        // SAFETY: signalling our own child, not yet reaped (`kill` takes the value).
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        self.wait()
+    }
+
+    /// Waits for the child to end; its wait status.
+    pub fn wait(self) -> io::Result<i32> {
+        let mut status = 0;
+        // SAFETY: reaping our own child, once (`wait` takes the value).
+        if unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(status)
+    }
+}
+
+/// Whether a wait status is an exit with status 0.
+pub fn exited_ok(status: i32) -> bool {
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+/// A pipe: its read end and its write end.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } as libc::c_long)?;
+    // SAFETY: `pipe2` just returned these descriptors, owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Runs `f` in a forked child and returns its result (the child exits with it).
@@ -430,8 +606,15 @@ pub const PART: usize = 2 << 20;
 /// in it, when dropped.
 #[derive(Debug)]
 pub struct Reserve {
-    _map: Map,
+    map: Map,
     pub base: usize,
+}
+
+impl Reserve {
+    /// The whole reserved range (a `move_to` target).
+    pub fn map(&self) -> &Map {
+        &self.map
+    }
 }
 
 /// Reserves `len` bytes of address space from a 2 MiB-aligned `base` (`len` plus 2 MiB, so that
@@ -454,7 +637,7 @@ pub fn reserve_aligned(len: usize) -> io::Result<Reserve> {
     }
     let addr = p as usize;
     Ok(Reserve {
-        _map: Map { addr, len: total },
+        map: Map { addr, len: total },
         base: (addr + PART - 1) & !(PART - 1),
     })
 }

@@ -9,12 +9,14 @@
 //! chroot; their maintainer scripts run the real kernel hooks (`linux-run-hooks`).
 
 use super::{Packages, TOOLS_FILES, find_module, record};
-use crate::guest::{self, GuestSpec, Job};
-use crate::kernel::Kernel;
+use crate::guest::run as guest;
+use crate::guest::spec::{GuestSpec, Job};
+use crate::kernels::chroot::Chroot;
+use crate::kernels::kernel::Kernel;
+use crate::kernels::stock;
 use crate::paths::Paths;
-use crate::qemu::shell_quote;
-use crate::stock::{self, Chroot};
-use crate::tally::Tally;
+use crate::report::tally::Tally;
+use crate::shell::shell_quote;
 use crate::tools::Tools;
 use crate::ui::{Phase, run_logged};
 use anyhow::{Context, Result, bail};

@@ -9,9 +9,9 @@
 
 mod chroot_test;
 
+use crate::kernels::stock;
 use crate::paths::Paths;
-use crate::stock;
-use crate::tally::Tally;
+use crate::report::tally::Tally;
 use crate::tools::Tools;
 use crate::ui::{Phase, run_logged};
 use anyhow::{Context, Result, bail};

@@ -339,144 +339,169 @@ impl<'a> Worker<'a> {
     fn step(&mut self, procs: usize) -> Result<(usize, usize), String> {
         let pick = self.rng.below(1000);
         match pick {
-            0..=99 => {
-                let (off, len) = self.range();
-                let bytes = slice_bytes(&mut self.rng, len);
-                let n = sys::pwrite(&self.fd, &bytes, (self.base + off) as i64)
-                    .map_err(|e| format!("pwrite of {len} at {off}: {e}"))?;
-                if n != len {
-                    return Err(format!("pwrite of {len} at {off} wrote {n}"));
-                }
-                self.store_model(off, &bytes);
-                self.count("pwrite");
-                Ok((off, off + len))
-            }
-            100..=179 => {
-                let (off, len) = self.range();
-                let bytes = slice_bytes(&mut self.rng, len);
-                let at = (self.base + off) as i64;
-                sys::lseek(&self.fd, at, libc::SEEK_SET).map_err(|e| format!("lseek: {e}"))?;
-                let n = sys::write(&self.fd, &bytes).map_err(|e| format!("write: {e}"))?;
-                let pos = sys::lseek(&self.fd, 0, libc::SEEK_CUR).map_err(|e| e.to_string())?;
-                if n != len || pos != at + len as i64 {
-                    return Err(format!("write of {len} at {at}: {n} bytes, position {pos}"));
-                }
-                self.store_model(off, &bytes);
-                self.count("write");
-                Ok((off, off + len))
-            }
-            180..=259 => {
-                let (off, len) = self.range();
-                let mut buf = vec![0u8; len];
-                let at = (self.base + off) as i64;
-                let n = if pick < 220 {
-                    sys::lseek(&self.fd, at, libc::SEEK_SET).map_err(|e| e.to_string())?;
-                    self.count("read");
-                    sys::read(&self.fd, &mut buf).map_err(|e| format!("read: {e}"))?
-                } else {
-                    self.count("pread");
-                    sys::pread(&self.fd, &mut buf, at).map_err(|e| format!("pread: {e}"))?
-                };
-                if n != len || buf != self.model[off..off + len] {
-                    return Err(format!(
-                        "read of {len} at slice offset {off}: {n} bytes, differing from the model"
-                    ));
-                }
-                Ok((0, 0))
-            }
+            0..=99 => self.pwrite(),
+            100..=179 => self.write(),
+            180..=259 => self.read(pick),
             260..=339 => self.mmap(),
-            340..=459 => {
-                // A load through a mapping, checked.
-                let Some(k) = self.pick_map() else {
-                    return Ok((0, 0));
-                };
-                let m = &self.maps[k];
-                let off = m.first * PAGE + self.rng.below(m.len());
-                let (got, want) = (m.load(off), m.shows(&self.model, off));
-                if got != want {
-                    return Err(format!(
-                        "load at slice offset {off}: {got:#x}, model {want:#x}"
-                    ));
-                }
-                self.count("load");
-                Ok((0, 0))
-            }
+            340..=459 => self.load(),
             460..=599 => self.store(),
             600..=639 => self.munmap(),
             640..=669 => self.mremap(),
-            670..=689 => {
-                let Some(k) = self.pick_map() else {
-                    return Ok((0, 0));
-                };
-                let m = &mut self.maps[k];
-                // SAFETY: advising on a live mapping of this process.
-                if unsafe {
-                    libc::madvise(m.addr as *mut libc::c_void, m.len(), libc::MADV_DONTNEED)
-                } != 0
-                {
-                    return Err(os_err("madvise"));
-                }
-                // A private mapping's copies go; it shows the buffer again.
-                m.copies.clear();
-                let r = m.range();
-                self.count("madvise");
-                Ok((r.start, r.end))
-            }
+            670..=689 => self.madvise(),
             // Forks are rare: each costs about 0.1 s on the debug kernel under emulation.
             690..=691 => self.fork(),
             692..=709 => self.store(),
-            710..=789 => {
-                // The shared slice: pwrite bytes from 0x80 up, each recorded before it is put.
-                let off = self.rng.below(SHARED);
-                let len = 1 + self.rng.below((SHARED - off).min(256));
-                let bytes: Vec<u8> = (0..len).map(|_| shared_byte(&mut self.rng)).collect();
-                for (k, &v) in bytes.iter().enumerate() {
-                    self.written.put(off + k, v);
-                }
-                let n = sys::pwrite(&self.shared, &bytes, (procs * SLICE + off) as i64)
-                    .map_err(|e| format!("shared pwrite: {e}"))?;
-                if n != len {
-                    return Err(format!("shared pwrite of {len}: {n} bytes"));
-                }
-                self.count("shared pwrite");
-                Ok((0, 0))
-            }
-            790..=849 => {
-                let off = self.rng.below(SHARED);
-                let v = shared_byte(&mut self.rng);
-                self.written.put(off, v);
-                // SAFETY: `off < SHARED`, inside the live writable mapping of the shared slice.
-                unsafe { ((self.shared_map + off) as *mut u8).write_volatile(v) };
-                self.count("shared store");
-                Ok((0, 0))
-            }
-            850..=929 => {
-                let off = self.rng.below(SHARED);
-                let len = 1 + self.rng.below((SHARED - off).min(512));
-                self.verify_shared(off, off + len, procs)?;
-                self.count("shared read");
-                Ok((0, 0))
-            }
-            930..=949 => {
-                // Remap the shared slice, racing with the others' faults on it.
-                // SAFETY: the mapping of the shared slice is this process's own.
-                unsafe { libc::munmap(self.shared_map as *mut libc::c_void, SHARED) };
-                self.shared_map = map(&self.shared, SHARED, procs * SLICE, false, true)
-                    .map_err(|e| format!("mmap of the shared slice: {e}"))?;
-                self.count("shared remap");
-                Ok((0, 0))
-            }
-            _ => {
-                let mut size: u64 = 0;
-                sys::ioctl(&self.ro, MYDEV_IOC_GET_SIZE, &mut size as *mut u64 as usize)
-                    .map_err(|e| format!("GET_SIZE: {e}"))?;
-                if size != self.dev_size {
-                    return Err(format!("GET_SIZE gave {size}"));
-                }
-                self.count("ioctl");
-                Ok((0, 0))
-            }
+            710..=789 => self.shared_pwrite(procs),
+            790..=849 => self.shared_store(),
+            850..=929 => self.shared_read(procs),
+            930..=949 => self.shared_remap(procs),
+            _ => self.get_size(),
         }
+    }
+
+    /// A `pwrite` into the process's slice.
+    fn pwrite(&mut self) -> Result<(usize, usize), String> {
+        let (off, len) = self.range();
+        let bytes = slice_bytes(&mut self.rng, len);
+        let n = sys::pwrite(&self.fd, &bytes, (self.base + off) as i64)
+            .map_err(|e| format!("pwrite of {len} at {off}: {e}"))?;
+        if n != len {
+            return Err(format!("pwrite of {len} at {off} wrote {n}"));
+        }
+        self.store_model(off, &bytes);
+        self.count("pwrite");
+        Ok((off, off + len))
+    }
+
+    /// A `write` into the slice after `lseek`, which must leave the position after it.
+    fn write(&mut self) -> Result<(usize, usize), String> {
+        let (off, len) = self.range();
+        let bytes = slice_bytes(&mut self.rng, len);
+        let at = (self.base + off) as i64;
+        sys::lseek(&self.fd, at, libc::SEEK_SET).map_err(|e| format!("lseek: {e}"))?;
+        let n = sys::write(&self.fd, &bytes).map_err(|e| format!("write: {e}"))?;
+        let pos = sys::lseek(&self.fd, 0, libc::SEEK_CUR).map_err(|e| e.to_string())?;
+        if n != len || pos != at + len as i64 {
+            return Err(format!("write of {len} at {at}: {n} bytes, position {pos}"));
+        }
+        self.store_model(off, &bytes);
+        self.count("write");
+        Ok((off, off + len))
+    }
+
+    /// A `read` after `lseek` (`pick` below 220) or a `pread` of the slice, checked.
+    fn read(&mut self, pick: usize) -> Result<(usize, usize), String> {
+        let (off, len) = self.range();
+        let mut buf = vec![0u8; len];
+        let at = (self.base + off) as i64;
+        let n = if pick < 220 {
+            sys::lseek(&self.fd, at, libc::SEEK_SET).map_err(|e| e.to_string())?;
+            self.count("read");
+            sys::read(&self.fd, &mut buf).map_err(|e| format!("read: {e}"))?
+        } else {
+            self.count("pread");
+            sys::pread(&self.fd, &mut buf, at).map_err(|e| format!("pread: {e}"))?
+        };
+        if n != len || buf != self.model[off..off + len] {
+            return Err(format!(
+                "read of {len} at slice offset {off}: {n} bytes, differing from the model"
+            ));
+        }
+        Ok((0, 0))
+    }
+
+    /// A load through a mapping, checked.
+    fn load(&mut self) -> Result<(usize, usize), String> {
+        let Some(k) = self.pick_map() else {
+            return Ok((0, 0));
+        };
+        let m = &self.maps[k];
+        let off = m.first * PAGE + self.rng.below(m.len());
+        let (got, want) = (m.load(off), m.shows(&self.model, off));
+        if got != want {
+            return Err(format!(
+                "load at slice offset {off}: {got:#x}, model {want:#x}"
+            ));
+        }
+        self.count("load");
+        Ok((0, 0))
+    }
+
+    /// `madvise(MADV_DONTNEED)` of a whole mapping.
+    fn madvise(&mut self) -> Result<(usize, usize), String> {
+        let Some(k) = self.pick_map() else {
+            return Ok((0, 0));
+        };
+        let m = &mut self.maps[k];
+        // SAFETY: advising on a live mapping of this process.
+        if unsafe { libc::madvise(m.addr as *mut libc::c_void, m.len(), libc::MADV_DONTNEED) } != 0
+        {
+            return Err(os_err("madvise"));
+        }
+        // A private mapping's copies go; it shows the buffer again.
+        m.copies.clear();
+        let r = m.range();
+        self.count("madvise");
+        Ok((r.start, r.end))
+    }
+
+    /// The shared slice: pwrite bytes from 0x80 up, each recorded before it is put.
+    fn shared_pwrite(&mut self, procs: usize) -> Result<(usize, usize), String> {
+        let off = self.rng.below(SHARED);
+        let len = 1 + self.rng.below((SHARED - off).min(256));
+        let bytes: Vec<u8> = (0..len).map(|_| shared_byte(&mut self.rng)).collect();
+        for (k, &v) in bytes.iter().enumerate() {
+            self.written.put(off + k, v);
+        }
+        let n = sys::pwrite(&self.shared, &bytes, (procs * SLICE + off) as i64)
+            .map_err(|e| format!("shared pwrite: {e}"))?;
+        if n != len {
+            return Err(format!("shared pwrite of {len}: {n} bytes"));
+        }
+        self.count("shared pwrite");
+        Ok((0, 0))
+    }
+
+    /// A store into the shared slice, recorded before it is put.
+    fn shared_store(&mut self) -> Result<(usize, usize), String> {
+        let off = self.rng.below(SHARED);
+        let v = shared_byte(&mut self.rng);
+        self.written.put(off, v);
+        // SAFETY: `off < SHARED`, inside the live writable mapping of the shared slice.
+        unsafe { ((self.shared_map + off) as *mut u8).write_volatile(v) };
+        self.count("shared store");
+        Ok((0, 0))
+    }
+
+    /// A read of the shared slice, checked against what was recorded.
+    fn shared_read(&mut self, procs: usize) -> Result<(usize, usize), String> {
+        let off = self.rng.below(SHARED);
+        let len = 1 + self.rng.below((SHARED - off).min(512));
+        self.verify_shared(off, off + len, procs)?;
+        self.count("shared read");
+        Ok((0, 0))
+    }
+
+    /// Remaps the shared slice, racing with the others' faults on it.
+    fn shared_remap(&mut self, procs: usize) -> Result<(usize, usize), String> {
+        // SAFETY: the mapping of the shared slice is this process's own.
+        unsafe { libc::munmap(self.shared_map as *mut libc::c_void, SHARED) };
+        self.shared_map = map(&self.shared, SHARED, procs * SLICE, false, true)
+            .map_err(|e| format!("mmap of the shared slice: {e}"))?;
+        self.count("shared remap");
+        Ok((0, 0))
+    }
+
+    /// `MYDEV_IOC_GET_SIZE`, checked.
+    fn get_size(&mut self) -> Result<(usize, usize), String> {
+        let mut size: u64 = 0;
+        sys::ioctl(&self.ro, MYDEV_IOC_GET_SIZE, &mut size as *mut u64 as usize)
+            .map_err(|e| format!("GET_SIZE: {e}"))?;
+        if size != self.dev_size {
+            return Err(format!("GET_SIZE gave {size}"));
+        }
+        self.count("ioctl");
+        Ok((0, 0))
     }
 
     fn pick_map(&mut self) -> Option<usize> {
@@ -784,21 +809,16 @@ fn race_offset(procs: usize) -> usize {
 fn spawn_racer(
     procs: usize,
     stop: &'static std::sync::atomic::AtomicBool,
-) -> Result<Option<i32>, String> {
+) -> Result<Option<sys::Child>, String> {
     if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
         println!("concurrent: racer: left out, no THP in this kernel");
         return Ok(None);
     }
-    // SAFETY: the suite is single-threaded here; the child runs the racer and `_exit`s.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(os_err("fork"));
-    }
-    if pid == 0 {
+    let racer = sys::spawn(|| {
         let r = sys::open_rw()
             .map_err(|e| format!("open: {e}"))
             .and_then(|fd| guest_tests::race::run(&fd, race_offset(procs), usize::MAX, stop));
-        let code = match r {
+        match r {
             Ok(race) => {
                 println!(
                     "concurrent: racer: {} rounds of two faults racing over PR_SET_THP_DISABLE \
@@ -811,40 +831,32 @@ fn spawn_racer(
                 println!("# racer: {e}");
                 1
             }
-        };
-        // SAFETY: end the racer without running the parent's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    Ok(Some(pid))
+        }
+    });
+    racer.map(Some).map_err(|e| format!("fork: {e}"))
 }
 
 /// Forks the churner (`guest_tests::churn`), which makes and removes spare buffers while the
 /// others work, until `stop` is set.
-fn spawn_churner(seed: u64, stop: &'static std::sync::atomic::AtomicBool) -> Result<i32, String> {
-    // SAFETY: the suite is single-threaded here; the child runs the churner and `_exit`s.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(os_err("fork"));
-    }
-    if pid == 0 {
-        let code = match churn::run(seed, stop) {
-            Ok(c) => {
-                println!(
-                    "concurrent: churner: {} buffers made live, {} taken down, {} removed; \
-                     {} opens used a buffer, {} found no node",
-                    c.made, c.downed, c.removed, c.opened, c.missed
-                );
-                0
-            }
-            Err(e) => {
-                println!("# churner: {e}");
-                1
-            }
-        };
-        // SAFETY: end the churner without running the parent's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    Ok(pid)
+fn spawn_churner(
+    seed: u64,
+    stop: &'static std::sync::atomic::AtomicBool,
+) -> Result<sys::Child, String> {
+    sys::spawn(|| match churn::run(seed, stop) {
+        Ok(c) => {
+            println!(
+                "concurrent: churner: {} buffers made live, {} taken down, {} removed; \
+                 {} opens used a buffer, {} found no node",
+                c.made, c.downed, c.removed, c.opened, c.missed
+            );
+            0
+        }
+        Err(e) => {
+            println!("# churner: {e}");
+            1
+        }
+    })
+    .map_err(|e| format!("fork: {e}"))
 }
 
 /// Forks the processes, waits for them all; every one must have passed.
@@ -856,50 +868,32 @@ fn run(procs: usize, seed: u64, ops: u64, seconds: u64) -> Result<(), String> {
     let stop = shared_flag()?;
     let racer = spawn_racer(procs, stop)?;
     let churner = spawn_churner(seed, stop)?;
-    let mut pids = Vec::new();
     let start = Instant::now();
-    for id in 0..procs {
-        // SAFETY: the suite is single-threaded here; the child runs its worker and `_exit`s.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(os_err("fork"));
+    let workers = sys::spawn_n(procs, |id| {
+        match work(id, procs, seed, ops, seconds, &written) {
+            Ok(line) => {
+                println!("{line}");
+                0
+            }
+            Err(e) => {
+                println!("# {e}");
+                1
+            }
         }
-        if pid == 0 {
-            let code = match work(id, procs, seed, ops, seconds, &written) {
-                Ok(line) => {
-                    println!("{line}");
-                    0
-                }
-                Err(e) => {
-                    println!("# {e}");
-                    1
-                }
-            };
-            // SAFETY: end the worker without running the parent's destructors.
-            unsafe { libc::_exit(code) };
-        }
-        pids.push(pid);
-    }
+    })
+    .map_err(|e| format!("fork: {e}"))?;
     let mut failed = Vec::new();
-    for (id, pid) in pids.into_iter().enumerate() {
-        let mut status = 0;
-        // SAFETY: reaping a worker forked above.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-            return Err(os_err("waitpid"));
-        }
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    for (id, child) in workers.into_iter().enumerate() {
+        let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+        if !sys::exited_ok(status) {
             failed.push(format!("process {id} (status {status:#x})"));
         }
     }
     stop.store(true, Ordering::Relaxed);
-    for (who, pid) in [("the racer", racer), ("the churner", Some(churner))] {
-        let Some(pid) = pid else { continue };
-        let mut status = 0;
-        // SAFETY: reaping a process forked above.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-            return Err(os_err("waitpid"));
-        }
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    for (who, child) in [("the racer", racer), ("the churner", Some(churner))] {
+        let Some(child) = child else { continue };
+        let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+        if !sys::exited_ok(status) {
             failed.push(format!("{who} (status {status:#x})"));
         }
     }

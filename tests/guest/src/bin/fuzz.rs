@@ -569,496 +569,558 @@ impl World {
     /// Applies one operation to the device and the model; returns the buffer range it touched.
     fn apply(&mut self, op: &Op) -> Result<(usize, usize), String> {
         match *op {
-            Op::Open(mode) => {
-                if self.fds.len() >= MAX_FDS || self.retired {
-                    return Ok((0, 0));
-                }
-                let fd = sys::open(&self.device, mode)
-                    .map_err(|e| format!("open {} mode {mode}: {e}", self.device))?;
-                self.fds.push(Fd { fd, mode, pos: 0 });
-                Ok((0, 0))
-            }
-            Op::Close(i) => {
-                if let Some(i) = self.fd(i) {
-                    self.fds.remove(i);
-                }
-                Ok((0, 0))
-            }
-            Op::Read(i, len) => {
-                let Some(i) = self.fd(i) else {
-                    return Ok((0, 0));
-                };
-                let mut buf = vec![0u8; len];
-                let armed = self.arm()?;
-                let r = sys::read(&self.fds[i].fd, &mut buf);
-                let injected = self.disarm(armed)?;
-                self.note("read", &r);
-                let f = &self.fds[i];
-                let want = if !f.readable() {
-                    Err(libc::EBADF)
-                } else {
-                    Ok(len.min(size().saturating_sub(f.pos)))
-                };
-                expect_copy("read", &r, want, injected)?;
-                self.count_injected(injected, &r, want);
-                if let Ok(n) = r {
-                    let pos = self.fds[i].pos;
-                    if buf[..n] != self.model[pos..pos + n] {
-                        return Err(format!(
-                            "read at {pos} returned bytes that differ from the model"
-                        ));
-                    }
-                    self.fds[i].pos += n;
-                }
-                Ok((0, 0))
-            }
-            Op::Write(i, len, seed) => {
-                let Some(i) = self.fd(i) else {
-                    return Ok((0, 0));
-                };
-                let bytes = data(seed, len);
-                let armed = self.arm()?;
-                let r = sys::write(&self.fds[i].fd, &bytes);
-                let injected = self.disarm(armed)?;
-                self.note("write", &r);
-                let f = &self.fds[i];
-                let want = if !f.writable() {
-                    Err(libc::EBADF)
-                } else if len == 0 {
-                    Ok(0)
-                } else if f.pos >= size() {
-                    Err(libc::ENOSPC)
-                } else {
-                    Ok(len.min(size() - f.pos))
-                };
-                expect_copy("write", &r, want, injected)?;
-                self.count_injected(injected, &r, want);
-                let pos = self.fds[i].pos;
-                if let Ok(n) = r {
-                    self.model[pos..pos + n].copy_from_slice(&bytes[..n]);
-                    self.fds[i].pos += n;
-                    return Ok((pos, pos + n));
-                }
-                Ok((0, 0))
-            }
-            Op::Pread(i, off, len) => {
-                let Some(i) = self.fd(i) else {
-                    return Ok((0, 0));
-                };
-                let mut buf = vec![0u8; len];
-                let armed = self.arm()?;
-                let r = sys::pread(&self.fds[i].fd, &mut buf, off);
-                let injected = self.disarm(armed)?;
-                self.note("pread", &r);
-                let want = if off < 0 {
-                    Err(libc::EINVAL)
-                } else if !self.fds[i].readable() {
-                    Err(libc::EBADF)
-                } else if off.checked_add(len as i64).is_none() {
-                    Err(libc::EINVAL)
-                } else {
-                    Ok(len.min(size().saturating_sub(off as usize)))
-                };
-                expect_copy("pread", &r, want, injected)?;
-                self.count_injected(injected, &r, want);
-                if let Ok(n) = r {
-                    let pos = off as usize;
-                    if n > 0 && buf[..n] != self.model[pos..pos + n] {
-                        return Err(format!(
-                            "pread at {pos} returned bytes that differ from the model"
-                        ));
-                    }
-                }
-                Ok((0, 0))
-            }
-            Op::Pwrite(i, off, len, seed) => {
-                let Some(i) = self.fd(i) else {
-                    return Ok((0, 0));
-                };
-                let bytes = data(seed, len);
-                let armed = self.arm()?;
-                let r = sys::pwrite(&self.fds[i].fd, &bytes, off);
-                let injected = self.disarm(armed)?;
-                self.note("pwrite", &r);
-                let want = if off < 0 {
-                    Err(libc::EINVAL)
-                } else if !self.fds[i].writable() {
-                    Err(libc::EBADF)
-                } else if off.checked_add(len as i64).is_none() {
-                    Err(libc::EINVAL)
-                } else if len == 0 {
-                    Ok(0)
-                } else if off as usize >= size() {
-                    Err(libc::ENOSPC)
-                } else {
-                    Ok(len.min(size() - off as usize))
-                };
-                expect_copy("pwrite", &r, want, injected)?;
-                self.count_injected(injected, &r, want);
-                if let Ok(n @ 1..) = r {
-                    let pos = off as usize;
-                    self.model[pos..pos + n].copy_from_slice(&bytes[..n]);
-                    return Ok((pos, pos + n));
-                }
-                Ok((0, 0))
-            }
-            Op::Lseek(i, off, whence) => {
-                let Some(i) = self.fd(i) else {
-                    return Ok((0, 0));
-                };
-                let r = sys::lseek(&self.fds[i].fd, off, whence);
-                self.note("lseek", &r);
-                let (pos, end) = (self.fds[i].pos as i64, size() as i64);
-                let inside = |p: i64| (0..end).contains(&p);
-                let want = match whence {
-                    libc::SEEK_SET => Ok(Some(off)),
-                    libc::SEEK_CUR => Ok(pos.checked_add(off)),
-                    libc::SEEK_END => Ok(end.checked_add(off)),
-                    SEEK_DATA if inside(off) => Ok(Some(off)),
-                    SEEK_HOLE if inside(off) => Ok(Some(end)),
-                    SEEK_DATA | SEEK_HOLE => Err(libc::ENXIO),
-                    _ => Err(libc::EINVAL),
-                }
-                .and_then(|new| new.filter(|p| (0..=end).contains(p)).ok_or(libc::EINVAL));
-                expect(&format!("lseek({off}, {whence}) at {pos}"), &r, want)?;
-                if let Ok(new) = r {
-                    self.fds[i].pos = new as usize;
-                    self.seeks += 1;
-                }
-                Ok((0, 0))
-            }
+            Op::Open(mode) => self.open(mode),
+            Op::Close(i) => self.close(i),
+            Op::Read(i, len) => self.read(i, len),
+            Op::Write(i, len, seed) => self.write(i, len, seed),
+            Op::Pread(i, off, len) => self.pread(i, off, len),
+            Op::Pwrite(i, off, len, seed) => self.pwrite(i, off, len, seed),
+            Op::Lseek(i, off, whence) => self.lseek(i, off, whence),
             Op::Mmap {
                 fd,
                 off,
                 pages,
                 prot,
                 private,
-            } => {
-                let Some(i) = self.fd(fd) else {
-                    return Ok((0, 0));
-                };
-                if self.maps.len() >= MAX_MAPS {
-                    return Ok((0, 0));
-                }
-                let (readable, writable, mode) = (
-                    self.fds[i].readable(),
-                    self.fds[i].writable(),
-                    self.fds[i].mode,
-                );
-                let flags = if private {
-                    libc::MAP_PRIVATE
-                } else {
-                    libc::MAP_SHARED
-                };
-                let len = pages * PAGE;
-                let pgoff = off / PAGE as u64;
-                let want: Result<(), i32> = if len == 0 || off % PAGE as u64 != 0 {
-                    Err(libc::EINVAL)
-                } else if pgoff > (u64::MAX - len as u64) >> 12 {
-                    // `file_mmap_ok()`: the range must fit below 2^64 bytes.
-                    Err(libc::EOVERFLOW)
-                } else if (!private && prot & libc::PROT_WRITE != 0 && !writable) || !readable {
-                    // The VFS: a writable shared mapping needs a writable file, and every file
-                    // mapping a readable one (a private one may be writable on any open).
-                    Err(libc::EACCES)
-                } else if prot & libc::PROT_EXEC != 0 {
-                    Err(libc::EPERM)
-                } else if pgoff >= npages() as u64 || pages as u64 > npages() as u64 - pgoff {
-                    Err(libc::EINVAL)
-                } else {
-                    Ok(())
-                };
-                let r = sys::mmap(&self.fds[i].fd, len, prot, flags, off);
-                self.note("mmap", &r);
-                // A private mapping may always become writable (its stores stay private).
-                let may_write = writable || private;
-                match (r, want) {
-                    (Ok(m), Ok(())) => {
-                        let addr = m.addr;
-                        m.forget();
-                        self.maps.push(Mapping {
-                            addr,
-                            pages,
-                            pgoff: pgoff as usize,
-                            prot,
-                            may_write,
-                            private,
-                            copies: BTreeMap::new(),
-                            dropped: BTreeSet::new(),
-                        });
-                        self.private_maps += u64::from(private);
-                        Ok((pgoff as usize * PAGE, pgoff as usize * PAGE + len))
-                    }
-                    (Err(e), Err(w)) if e.raw_os_error() == Some(w) => Ok((0, 0)),
-                    (r, want) => {
-                        if let Ok(m) = &r {
-                            // Do not leave an unexpected mapping behind.
-                            // SAFETY: unmapping the mapping this call just made.
-                            unsafe { libc::munmap(m.addr as *mut libc::c_void, m.len) };
-                        }
-                        Err(format!(
-                            "mmap(len {len}, prot {prot:#x}, {}, off {off:#x}) on mode {}: expected {want:?}, got {:?}",
-                            if private { "MAP_PRIVATE" } else { "MAP_SHARED" },
-                            mode,
-                            r.map(|m| m.addr)
-                        ))
-                    }
-                }
+            } => self.mmap(fd, off, pages, prot, private),
+            Op::Load(i, off) => self.load(i, off),
+            Op::Store(i, off, b) => self.store(i, off, b),
+            Op::Munmap(i, first, n) => self.munmap(i, first, n),
+            Op::MremapGrow(i) => self.mremap_grow(i),
+            Op::MremapShrink(i, pages) => self.mremap_shrink(i, pages),
+            Op::Mprotect(i, prot) => self.mprotect(i, prot),
+            Op::Madvise(i) => self.madvise(i),
+            Op::Fork(i, off, len, seed) => self.fork(i, off, len, seed),
+            Op::Inject(n, ref call) => self.inject(n, call),
+            Op::Ioctl(i, kind) => self.ioctl(i, kind),
+        }
+    }
+
+    /// `Op::Open`.
+    fn open(&mut self, mode: i32) -> Result<(usize, usize), String> {
+        if self.fds.len() >= MAX_FDS || self.retired {
+            return Ok((0, 0));
+        }
+        let fd = sys::open(&self.device, mode)
+            .map_err(|e| format!("open {} mode {mode}: {e}", self.device))?;
+        self.fds.push(Fd { fd, mode, pos: 0 });
+        Ok((0, 0))
+    }
+
+    /// `Op::Close`.
+    fn close(&mut self, i: usize) -> Result<(usize, usize), String> {
+        if let Some(i) = self.fd(i) {
+            self.fds.remove(i);
+        }
+        Ok((0, 0))
+    }
+
+    /// `Op::Read`.
+    fn read(&mut self, i: usize, len: usize) -> Result<(usize, usize), String> {
+        let Some(i) = self.fd(i) else {
+            return Ok((0, 0));
+        };
+        let mut buf = vec![0u8; len];
+        let armed = self.arm()?;
+        let r = sys::read(&self.fds[i].fd, &mut buf);
+        let injected = self.disarm(armed)?;
+        self.note("read", &r);
+        let f = &self.fds[i];
+        let want = if !f.readable() {
+            Err(libc::EBADF)
+        } else {
+            Ok(len.min(size().saturating_sub(f.pos)))
+        };
+        expect_copy("read", &r, want, injected)?;
+        self.count_injected(injected, &r, want);
+        if let Ok(n) = r {
+            let pos = self.fds[i].pos;
+            if buf[..n] != self.model[pos..pos + n] {
+                return Err(format!(
+                    "read at {pos} returned bytes that differ from the model"
+                ));
             }
-            Op::Load(i, off) => {
-                let Some((k, off)) = self.live_map(i, off, Mapping::readable) else {
-                    return Ok((0, 0));
-                };
-                let m = &mut self.maps[k];
-                let at = m.pgoff * PAGE + off;
-                // SAFETY: `off < len` of the live, readable mapping.
-                let got = unsafe { ((m.addr + off) as *const u8).read_volatile() };
-                let want = m.shows(&self.model, at);
-                m.dropped.remove(&(at / PAGE));
-                if got != want {
-                    return Err(format!(
-                        "load at mapping offset {off} (buffer {at}): {got:#x}, model {want:#x}"
-                    ));
-                }
-                Ok((0, 0))
-            }
-            Op::Store(i, off, b) => {
-                let Some((k, off)) = self.live_map(i, off, Mapping::writable) else {
-                    return Ok((0, 0));
-                };
-                let m = &mut self.maps[k];
-                // SAFETY: `off < len` of the live, writable mapping.
-                unsafe { ((m.addr + off) as *mut u8).write_volatile(b) };
-                let at = m.pgoff * PAGE + off;
-                m.dropped.remove(&(at / PAGE));
-                if m.private {
-                    // The first store to a page copies it; the buffer does not change.
-                    let page = at / PAGE;
-                    let model = &self.model;
-                    let mut copied = false;
-                    let copy = m.copies.entry(page).or_insert_with(|| {
-                        copied = true;
-                        model[page * PAGE..(page + 1) * PAGE].to_vec()
-                    });
-                    copy[at % PAGE] = b;
-                    self.private_copies += u64::from(copied);
-                } else {
-                    self.model[at] = b;
-                }
-                Ok((at, at + 1))
-            }
-            Op::Munmap(i, first, n) => {
-                let Some(i) = self.map(i) else {
-                    return Ok((0, 0));
-                };
-                let m = self.maps[i].clone();
-                let first = first % m.pages;
-                let n = n.min(m.pages - first);
-                // SAFETY: unmapping pages of our own mapping `m`.
-                let r =
-                    unsafe { libc::munmap((m.addr + first * PAGE) as *mut libc::c_void, n * PAGE) };
-                if r != 0 {
-                    return Err(format!("munmap: {}", io::Error::last_os_error()));
-                }
-                self.maps.remove(i);
-                if first > 0 {
-                    let mut head = Mapping {
-                        pages: first,
-                        ..m.clone()
-                    };
-                    head.keep_pages(m.pgoff, first);
-                    self.maps.push(head);
-                }
-                if first + n < m.pages {
-                    let rest = first + n;
-                    let mut tail = Mapping {
-                        addr: m.addr + rest * PAGE,
-                        pages: m.pages - rest,
-                        pgoff: m.pgoff + rest,
-                        ..m
-                    };
-                    tail.keep_pages(tail.pgoff, tail.pages);
-                    self.maps.push(tail);
-                }
-                Ok((0, 0))
-            }
-            Op::MremapGrow(i) => {
-                let Some(i) = self.map(i) else {
-                    return Ok((0, 0));
-                };
-                let m = self.maps[i].clone();
-                // SAFETY: asking to grow our own mapping; on failure nothing changes.
-                let p = unsafe {
-                    libc::mremap(
-                        m.addr as *mut libc::c_void,
-                        m.len(),
-                        m.len() + PAGE,
-                        libc::MREMAP_MAYMOVE,
-                    )
-                };
-                let r = if p == libc::MAP_FAILED {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(p as usize)
-                };
-                self.note("mremap", &r);
-                if let Ok(addr) = r {
-                    // SAFETY: the grown mapping is ours; drop it from the process.
-                    unsafe { libc::munmap(addr as *mut libc::c_void, m.len() + PAGE) };
-                    self.maps.remove(i);
-                }
-                expect("mremap grow", &r.map(|_| ()), Err(libc::EFAULT))?;
-                Ok((0, 0))
-            }
-            Op::MremapShrink(i, pages) => {
-                let Some(i) = self.map(i) else {
-                    return Ok((0, 0));
-                };
-                let m = self.maps[i].clone();
-                let pages = pages.min(m.pages);
-                // SAFETY: shrinking our own mapping in place.
-                let p =
-                    unsafe { libc::mremap(m.addr as *mut libc::c_void, m.len(), pages * PAGE, 0) };
-                if p as usize != m.addr {
-                    return Err(format!("mremap shrink: {}", io::Error::last_os_error()));
-                }
-                self.maps[i].pages = pages;
-                self.maps[i].keep_pages(m.pgoff, pages);
-                Ok((0, 0))
-            }
-            Op::Mprotect(i, prot) => {
-                let Some(i) = self.map(i) else {
-                    return Ok((0, 0));
-                };
-                let m = self.maps[i].clone();
-                // SAFETY: changing the protection of our own mapping.
-                let rc = unsafe { libc::mprotect(m.addr as *mut libc::c_void, m.len(), prot) };
-                let r = if rc == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::last_os_error())
-                };
-                self.note("mprotect", &r);
-                let want = if prot & libc::PROT_EXEC != 0
-                    || (prot & libc::PROT_WRITE != 0 && !m.may_write)
-                {
-                    Err(libc::EACCES)
-                } else {
-                    Ok(())
-                };
-                expect("mprotect", &r, want)?;
-                if r.is_ok() {
-                    self.maps[i].prot = prot;
-                }
-                Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
-            }
-            Op::Madvise(i) => {
-                let Some(i) = self.map(i) else {
-                    return Ok((0, 0));
-                };
-                let m = self.maps[i].clone();
-                // SAFETY: advising on our own mapping; pages come back through the fault handler,
-                // and a private mapping's copies are dropped (its pages show the buffer again).
-                let rc = unsafe {
-                    libc::madvise(m.addr as *mut libc::c_void, m.len(), libc::MADV_DONTNEED)
-                };
-                if rc != 0 {
-                    return Err(format!(
-                        "madvise(MADV_DONTNEED): {}",
-                        io::Error::last_os_error()
-                    ));
-                }
-                self.maps[i].copies.clear();
-                self.maps[i].dropped = (m.pgoff..m.pgoff + m.pages).collect();
-                Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
-            }
-            Op::Fork(i, off, len, seed) => {
-                let Some((k, off)) = self.live_map(i, off, Mapping::writable) else {
-                    return Ok((0, 0));
-                };
-                let m = &self.maps[k];
-                let len = len.min(m.len() - off);
-                let bytes = data(seed, len);
-                // SAFETY: this process is single-threaded; the child only stores through the
-                // inherited mapping, loads back, and exits with `_exit`.
-                let pid = unsafe { libc::fork() };
-                if pid < 0 {
-                    return Err(format!("fork: {}", io::Error::last_os_error()));
-                }
-                if pid == 0 {
-                    let mut ok = true;
-                    for (k, b) in bytes.iter().enumerate() {
-                        // SAFETY: inside the inherited, writable mapping.
-                        unsafe { ((m.addr + off + k) as *mut u8).write_volatile(*b) };
-                    }
-                    for (k, b) in bytes.iter().enumerate() {
-                        // SAFETY: as above.
-                        ok &= unsafe { ((m.addr + off + k) as *const u8).read_volatile() } == *b;
-                    }
-                    // SAFETY: end the child without running the parent's destructors.
-                    unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-                }
-                let mut status = 0;
-                // SAFETY: reaping the child just forked.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
-                self.forks += 1;
-                if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-                    return Err(format!(
-                        "fork child on the inherited mapping failed (status {status:#x})"
-                    ));
-                }
-                let at = m.pgoff * PAGE + off;
-                // The child's stores through a private mapping went to its own copies: neither
-                // the buffer nor this process's view changed.
-                if !m.private {
-                    self.model[at..at + len].copy_from_slice(&bytes);
-                }
-                Ok((at, at + len))
-            }
-            Op::Inject(n, ref call) => {
-                self.pending = Some(n);
-                let r = self.apply(call);
-                self.pending = None;
-                r
-            }
-            Op::Ioctl(i, kind) => {
-                let Some(i) = self.fd(i) else {
-                    return Ok((0, 0));
-                };
-                let f = &self.fds[i];
-                match kind {
-                    IoctlKind::GetSize => {
-                        let mut v: u64 = 0;
-                        let r = sys::ioctl(&f.fd, MYDEV_IOC_GET_SIZE, &mut v as *mut u64 as usize);
-                        expect("GET_SIZE", &r, Ok(0))?;
-                        if v != size() as u64 {
-                            return Err(format!("GET_SIZE gave {v}"));
-                        }
-                    }
-                    IoctlKind::GetSizeBadPointer(p) => {
-                        let r = sys::ioctl(&f.fd, MYDEV_IOC_GET_SIZE, p);
-                        self.note("ioctl GET_SIZE", &r);
-                        expect("GET_SIZE to a bad pointer", &r, Err(libc::EFAULT))?;
-                    }
-                    IoctlKind::Clear => {
-                        let writable = f.writable();
-                        let r = sys::ioctl(&f.fd, MYDEV_IOC_CLEAR, 0);
-                        self.note("ioctl CLEAR", &r);
-                        expect("CLEAR", &r, if writable { Ok(0) } else { Err(libc::EBADF) })?;
-                        if writable {
-                            self.model.fill(0);
-                            return Ok((0, size()));
-                        }
-                    }
-                    IoctlKind::Unknown(cmd) => {
-                        let r = sys::ioctl(&f.fd, cmd, 0);
-                        self.note("ioctl unknown", &r);
-                        expect(&format!("ioctl {cmd:#x}"), &r, Err(libc::ENOTTY))?;
-                    }
-                }
-                Ok((0, 0))
+            self.fds[i].pos += n;
+        }
+        Ok((0, 0))
+    }
+
+    /// `Op::Write`.
+    fn write(&mut self, i: usize, len: usize, seed: u64) -> Result<(usize, usize), String> {
+        let Some(i) = self.fd(i) else {
+            return Ok((0, 0));
+        };
+        let bytes = data(seed, len);
+        let armed = self.arm()?;
+        let r = sys::write(&self.fds[i].fd, &bytes);
+        let injected = self.disarm(armed)?;
+        self.note("write", &r);
+        let f = &self.fds[i];
+        let want = if !f.writable() {
+            Err(libc::EBADF)
+        } else if len == 0 {
+            Ok(0)
+        } else if f.pos >= size() {
+            Err(libc::ENOSPC)
+        } else {
+            Ok(len.min(size() - f.pos))
+        };
+        expect_copy("write", &r, want, injected)?;
+        self.count_injected(injected, &r, want);
+        let pos = self.fds[i].pos;
+        if let Ok(n) = r {
+            self.model[pos..pos + n].copy_from_slice(&bytes[..n]);
+            self.fds[i].pos += n;
+            return Ok((pos, pos + n));
+        }
+        Ok((0, 0))
+    }
+
+    /// `Op::Pread`.
+    fn pread(&mut self, i: usize, off: i64, len: usize) -> Result<(usize, usize), String> {
+        let Some(i) = self.fd(i) else {
+            return Ok((0, 0));
+        };
+        let mut buf = vec![0u8; len];
+        let armed = self.arm()?;
+        let r = sys::pread(&self.fds[i].fd, &mut buf, off);
+        let injected = self.disarm(armed)?;
+        self.note("pread", &r);
+        let want = if off < 0 {
+            Err(libc::EINVAL)
+        } else if !self.fds[i].readable() {
+            Err(libc::EBADF)
+        } else if off.checked_add(len as i64).is_none() {
+            Err(libc::EINVAL)
+        } else {
+            Ok(len.min(size().saturating_sub(off as usize)))
+        };
+        expect_copy("pread", &r, want, injected)?;
+        self.count_injected(injected, &r, want);
+        if let Ok(n) = r {
+            let pos = off as usize;
+            if n > 0 && buf[..n] != self.model[pos..pos + n] {
+                return Err(format!(
+                    "pread at {pos} returned bytes that differ from the model"
+                ));
             }
         }
+        Ok((0, 0))
+    }
+
+    /// `Op::Pwrite`.
+    fn pwrite(
+        &mut self,
+        i: usize,
+        off: i64,
+        len: usize,
+        seed: u64,
+    ) -> Result<(usize, usize), String> {
+        let Some(i) = self.fd(i) else {
+            return Ok((0, 0));
+        };
+        let bytes = data(seed, len);
+        let armed = self.arm()?;
+        let r = sys::pwrite(&self.fds[i].fd, &bytes, off);
+        let injected = self.disarm(armed)?;
+        self.note("pwrite", &r);
+        let want = if off < 0 {
+            Err(libc::EINVAL)
+        } else if !self.fds[i].writable() {
+            Err(libc::EBADF)
+        } else if off.checked_add(len as i64).is_none() {
+            Err(libc::EINVAL)
+        } else if len == 0 {
+            Ok(0)
+        } else if off as usize >= size() {
+            Err(libc::ENOSPC)
+        } else {
+            Ok(len.min(size() - off as usize))
+        };
+        expect_copy("pwrite", &r, want, injected)?;
+        self.count_injected(injected, &r, want);
+        if let Ok(n @ 1..) = r {
+            let pos = off as usize;
+            self.model[pos..pos + n].copy_from_slice(&bytes[..n]);
+            return Ok((pos, pos + n));
+        }
+        Ok((0, 0))
+    }
+
+    /// `Op::Lseek`.
+    fn lseek(&mut self, i: usize, off: i64, whence: i32) -> Result<(usize, usize), String> {
+        let Some(i) = self.fd(i) else {
+            return Ok((0, 0));
+        };
+        let r = sys::lseek(&self.fds[i].fd, off, whence);
+        self.note("lseek", &r);
+        let (pos, end) = (self.fds[i].pos as i64, size() as i64);
+        let inside = |p: i64| (0..end).contains(&p);
+        let want = match whence {
+            libc::SEEK_SET => Ok(Some(off)),
+            libc::SEEK_CUR => Ok(pos.checked_add(off)),
+            libc::SEEK_END => Ok(end.checked_add(off)),
+            SEEK_DATA if inside(off) => Ok(Some(off)),
+            SEEK_HOLE if inside(off) => Ok(Some(end)),
+            SEEK_DATA | SEEK_HOLE => Err(libc::ENXIO),
+            _ => Err(libc::EINVAL),
+        }
+        .and_then(|new| new.filter(|p| (0..=end).contains(p)).ok_or(libc::EINVAL));
+        expect(&format!("lseek({off}, {whence}) at {pos}"), &r, want)?;
+        if let Ok(new) = r {
+            self.fds[i].pos = new as usize;
+            self.seeks += 1;
+        }
+        Ok((0, 0))
+    }
+
+    /// `Op::Mmap`.
+    fn mmap(
+        &mut self,
+        fd: usize,
+        off: u64,
+        pages: usize,
+        prot: i32,
+        private: bool,
+    ) -> Result<(usize, usize), String> {
+        let Some(i) = self.fd(fd) else {
+            return Ok((0, 0));
+        };
+        if self.maps.len() >= MAX_MAPS {
+            return Ok((0, 0));
+        }
+        let (readable, writable, mode) = (
+            self.fds[i].readable(),
+            self.fds[i].writable(),
+            self.fds[i].mode,
+        );
+        let flags = if private {
+            libc::MAP_PRIVATE
+        } else {
+            libc::MAP_SHARED
+        };
+        let len = pages * PAGE;
+        let pgoff = off / PAGE as u64;
+        let want: Result<(), i32> = if len == 0 || off % PAGE as u64 != 0 {
+            Err(libc::EINVAL)
+        } else if pgoff > (u64::MAX - len as u64) >> 12 {
+            // `file_mmap_ok()`: the range must fit below 2^64 bytes.
+            Err(libc::EOVERFLOW)
+        } else if (!private && prot & libc::PROT_WRITE != 0 && !writable) || !readable {
+            // The VFS: a writable shared mapping needs a writable file, and every file
+            // mapping a readable one (a private one may be writable on any open).
+            Err(libc::EACCES)
+        } else if prot & libc::PROT_EXEC != 0 {
+            Err(libc::EPERM)
+        } else if pgoff >= npages() as u64 || pages as u64 > npages() as u64 - pgoff {
+            Err(libc::EINVAL)
+        } else {
+            Ok(())
+        };
+        let r = sys::mmap(&self.fds[i].fd, len, prot, flags, off);
+        self.note("mmap", &r);
+        // A private mapping may always become writable (its stores stay private).
+        let may_write = writable || private;
+        match (r, want) {
+            (Ok(m), Ok(())) => {
+                let addr = m.addr;
+                m.forget();
+                self.maps.push(Mapping {
+                    addr,
+                    pages,
+                    pgoff: pgoff as usize,
+                    prot,
+                    may_write,
+                    private,
+                    copies: BTreeMap::new(),
+                    dropped: BTreeSet::new(),
+                });
+                self.private_maps += u64::from(private);
+                Ok((pgoff as usize * PAGE, pgoff as usize * PAGE + len))
+            }
+            (Err(e), Err(w)) if e.raw_os_error() == Some(w) => Ok((0, 0)),
+            (r, want) => {
+                if let Ok(m) = &r {
+                    // Do not leave an unexpected mapping behind.
+                    // SAFETY: unmapping the mapping this call just made.
+                    unsafe { libc::munmap(m.addr as *mut libc::c_void, m.len) };
+                }
+                Err(format!(
+                    "mmap(len {len}, prot {prot:#x}, {}, off {off:#x}) on mode {}: expected {want:?}, got {:?}",
+                    if private { "MAP_PRIVATE" } else { "MAP_SHARED" },
+                    mode,
+                    r.map(|m| m.addr)
+                ))
+            }
+        }
+    }
+
+    /// `Op::Load`.
+    fn load(&mut self, i: usize, off: usize) -> Result<(usize, usize), String> {
+        let Some((k, off)) = self.live_map(i, off, Mapping::readable) else {
+            return Ok((0, 0));
+        };
+        let m = &mut self.maps[k];
+        let at = m.pgoff * PAGE + off;
+        // SAFETY: `off < len` of the live, readable mapping.
+        let got = unsafe { ((m.addr + off) as *const u8).read_volatile() };
+        let want = m.shows(&self.model, at);
+        m.dropped.remove(&(at / PAGE));
+        if got != want {
+            return Err(format!(
+                "load at mapping offset {off} (buffer {at}): {got:#x}, model {want:#x}"
+            ));
+        }
+        Ok((0, 0))
+    }
+
+    /// `Op::Store`.
+    fn store(&mut self, i: usize, off: usize, b: u8) -> Result<(usize, usize), String> {
+        let Some((k, off)) = self.live_map(i, off, Mapping::writable) else {
+            return Ok((0, 0));
+        };
+        let m = &mut self.maps[k];
+        // SAFETY: `off < len` of the live, writable mapping.
+        unsafe { ((m.addr + off) as *mut u8).write_volatile(b) };
+        let at = m.pgoff * PAGE + off;
+        m.dropped.remove(&(at / PAGE));
+        if m.private {
+            // The first store to a page copies it; the buffer does not change.
+            let page = at / PAGE;
+            let model = &self.model;
+            let mut copied = false;
+            let copy = m.copies.entry(page).or_insert_with(|| {
+                copied = true;
+                model[page * PAGE..(page + 1) * PAGE].to_vec()
+            });
+            copy[at % PAGE] = b;
+            self.private_copies += u64::from(copied);
+        } else {
+            self.model[at] = b;
+        }
+        Ok((at, at + 1))
+    }
+
+    /// `Op::Munmap`.
+    fn munmap(&mut self, i: usize, first: usize, n: usize) -> Result<(usize, usize), String> {
+        let Some(i) = self.map(i) else {
+            return Ok((0, 0));
+        };
+        let m = self.maps[i].clone();
+        let first = first % m.pages;
+        let n = n.min(m.pages - first);
+        // SAFETY: unmapping pages of our own mapping `m`.
+        let r = unsafe { libc::munmap((m.addr + first * PAGE) as *mut libc::c_void, n * PAGE) };
+        if r != 0 {
+            return Err(format!("munmap: {}", io::Error::last_os_error()));
+        }
+        self.maps.remove(i);
+        if first > 0 {
+            let mut head = Mapping {
+                pages: first,
+                ..m.clone()
+            };
+            head.keep_pages(m.pgoff, first);
+            self.maps.push(head);
+        }
+        if first + n < m.pages {
+            let rest = first + n;
+            let mut tail = Mapping {
+                addr: m.addr + rest * PAGE,
+                pages: m.pages - rest,
+                pgoff: m.pgoff + rest,
+                ..m
+            };
+            tail.keep_pages(tail.pgoff, tail.pages);
+            self.maps.push(tail);
+        }
+        Ok((0, 0))
+    }
+
+    /// `Op::MremapGrow`.
+    fn mremap_grow(&mut self, i: usize) -> Result<(usize, usize), String> {
+        let Some(i) = self.map(i) else {
+            return Ok((0, 0));
+        };
+        let m = self.maps[i].clone();
+        // SAFETY: asking to grow our own mapping; on failure nothing changes.
+        let p = unsafe {
+            libc::mremap(
+                m.addr as *mut libc::c_void,
+                m.len(),
+                m.len() + PAGE,
+                libc::MREMAP_MAYMOVE,
+            )
+        };
+        let r = if p == libc::MAP_FAILED {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(p as usize)
+        };
+        self.note("mremap", &r);
+        if let Ok(addr) = r {
+            // SAFETY: the grown mapping is ours; drop it from the process.
+            unsafe { libc::munmap(addr as *mut libc::c_void, m.len() + PAGE) };
+            self.maps.remove(i);
+        }
+        expect("mremap grow", &r.map(|_| ()), Err(libc::EFAULT))?;
+        Ok((0, 0))
+    }
+
+    /// `Op::MremapShrink`.
+    fn mremap_shrink(&mut self, i: usize, pages: usize) -> Result<(usize, usize), String> {
+        let Some(i) = self.map(i) else {
+            return Ok((0, 0));
+        };
+        let m = self.maps[i].clone();
+        let pages = pages.min(m.pages);
+        // SAFETY: shrinking our own mapping in place.
+        let p = unsafe { libc::mremap(m.addr as *mut libc::c_void, m.len(), pages * PAGE, 0) };
+        if p as usize != m.addr {
+            return Err(format!("mremap shrink: {}", io::Error::last_os_error()));
+        }
+        self.maps[i].pages = pages;
+        self.maps[i].keep_pages(m.pgoff, pages);
+        Ok((0, 0))
+    }
+
+    /// `Op::Mprotect`.
+    fn mprotect(&mut self, i: usize, prot: i32) -> Result<(usize, usize), String> {
+        let Some(i) = self.map(i) else {
+            return Ok((0, 0));
+        };
+        let m = self.maps[i].clone();
+        // SAFETY: changing the protection of our own mapping.
+        let rc = unsafe { libc::mprotect(m.addr as *mut libc::c_void, m.len(), prot) };
+        let r = if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        };
+        self.note("mprotect", &r);
+        let want = if prot & libc::PROT_EXEC != 0 || (prot & libc::PROT_WRITE != 0 && !m.may_write)
+        {
+            Err(libc::EACCES)
+        } else {
+            Ok(())
+        };
+        expect("mprotect", &r, want)?;
+        if r.is_ok() {
+            self.maps[i].prot = prot;
+        }
+        Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
+    }
+
+    /// `Op::Madvise`.
+    fn madvise(&mut self, i: usize) -> Result<(usize, usize), String> {
+        let Some(i) = self.map(i) else {
+            return Ok((0, 0));
+        };
+        let m = self.maps[i].clone();
+        // SAFETY: advising on our own mapping; pages come back through the fault handler,
+        // and a private mapping's copies are dropped (its pages show the buffer again).
+        let rc =
+            unsafe { libc::madvise(m.addr as *mut libc::c_void, m.len(), libc::MADV_DONTNEED) };
+        if rc != 0 {
+            return Err(format!(
+                "madvise(MADV_DONTNEED): {}",
+                io::Error::last_os_error()
+            ));
+        }
+        self.maps[i].copies.clear();
+        self.maps[i].dropped = (m.pgoff..m.pgoff + m.pages).collect();
+        Ok((m.pgoff * PAGE, m.pgoff * PAGE + m.len()))
+    }
+
+    /// `Op::Fork`.
+    fn fork(
+        &mut self,
+        i: usize,
+        off: usize,
+        len: usize,
+        seed: u64,
+    ) -> Result<(usize, usize), String> {
+        let Some((k, off)) = self.live_map(i, off, Mapping::writable) else {
+            return Ok((0, 0));
+        };
+        let m = &self.maps[k];
+        let len = len.min(m.len() - off);
+        let bytes = data(seed, len);
+        // The child only stores through the inherited mapping and loads back.
+        let child = sys::spawn(|| {
+            let mut ok = true;
+            for (k, b) in bytes.iter().enumerate() {
+                // SAFETY: inside the inherited, writable mapping.
+                unsafe { ((m.addr + off + k) as *mut u8).write_volatile(*b) };
+            }
+            for (k, b) in bytes.iter().enumerate() {
+                // SAFETY: as above.
+                ok &= unsafe { ((m.addr + off + k) as *const u8).read_volatile() } == *b;
+            }
+            if ok { 0 } else { 1 }
+        })
+        .map_err(|e| format!("fork: {e}"))?;
+        let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+        self.forks += 1;
+        if !sys::exited_ok(status) {
+            return Err(format!(
+                "fork child on the inherited mapping failed (status {status:#x})"
+            ));
+        }
+        let at = m.pgoff * PAGE + off;
+        // The child's stores through a private mapping went to its own copies: neither
+        // the buffer nor this process's view changed.
+        if !m.private {
+            self.model[at..at + len].copy_from_slice(&bytes);
+        }
+        Ok((at, at + len))
+    }
+
+    /// `Op::Inject`.
+    fn inject(&mut self, n: usize, call: &Op) -> Result<(usize, usize), String> {
+        self.pending = Some(n);
+        let r = self.apply(call);
+        self.pending = None;
+        r
+    }
+
+    /// `Op::Ioctl`.
+    fn ioctl(&mut self, i: usize, kind: IoctlKind) -> Result<(usize, usize), String> {
+        let Some(i) = self.fd(i) else {
+            return Ok((0, 0));
+        };
+        let f = &self.fds[i];
+        match kind {
+            IoctlKind::GetSize => {
+                let mut v: u64 = 0;
+                let r = sys::ioctl(&f.fd, MYDEV_IOC_GET_SIZE, &mut v as *mut u64 as usize);
+                expect("GET_SIZE", &r, Ok(0))?;
+                if v != size() as u64 {
+                    return Err(format!("GET_SIZE gave {v}"));
+                }
+            }
+            IoctlKind::GetSizeBadPointer(p) => {
+                let r = sys::ioctl(&f.fd, MYDEV_IOC_GET_SIZE, p);
+                self.note("ioctl GET_SIZE", &r);
+                expect("GET_SIZE to a bad pointer", &r, Err(libc::EFAULT))?;
+            }
+            IoctlKind::Clear => {
+                let writable = f.writable();
+                let r = sys::ioctl(&f.fd, MYDEV_IOC_CLEAR, 0);
+                self.note("ioctl CLEAR", &r);
+                expect("CLEAR", &r, if writable { Ok(0) } else { Err(libc::EBADF) })?;
+                if writable {
+                    self.model.fill(0);
+                    return Ok((0, size()));
+                }
+            }
+            IoctlKind::Unknown(cmd) => {
+                let r = sys::ioctl(&f.fd, cmd, 0);
+                self.note("ioctl unknown", &r);
+                expect(&format!("ioctl {cmd:#x}"), &r, Err(libc::ENOTTY))?;
+            }
+        }
+        Ok((0, 0))
     }
 
     /// Unmaps everything (the fds close when the world is dropped).

@@ -682,27 +682,7 @@ fn numa_balancing_does_not_scan_mappings_of_the_buffer() -> TestResult {
 
 /// A shared anonymous mapping (shmem) of `len` bytes.
 fn mmap_anon_shared(len: usize) -> Result<Map, String> {
-    // SAFETY: a new anonymous mapping at a kernel-chosen address aliases nothing.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            RW,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(format!(
-            "mmap anonymous: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(Map {
-        addr: p as usize,
-        len,
-    })
+    anon_shared(len, RW).map_err(|e| format!("mmap anonymous: {e}"))
 }
 
 // ---- A special VMA ----

@@ -95,23 +95,18 @@ fn process_vm_readv_and_writev_reach_another_process_mapping() -> TestResult {
     scoped(|| {
         let (fd, data) = buffer()?;
         let (whole, small) = mappings(&fd)?;
-        let mut ready = [0i32; 2];
-        // SAFETY: `ready` has room for the two descriptors.
-        check!(unsafe { libc::pipe(ready.as_mut_ptr()) } == 0, "pipe");
-        // SAFETY: this test's process is single-threaded; the child only sleeps and exits.
-        let child = unsafe { libc::fork() };
-        if child == 0 {
-            // The child keeps the inherited mappings until it is killed.
-            // SAFETY: plain calls in the child.
-            unsafe {
-                libc::write(ready[1], b"r".as_ptr().cast(), 1);
-                libc::pause();
-                libc::_exit(0);
+        let (ready_out, ready_in) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        // The child keeps the inherited mappings until it is killed.
+        let child = spawn(|| {
+            let _ = write(&ready_in, b"r");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
             }
-        }
+        })
+        .map_err(|e| format!("fork: {e}"))?;
         let mut b = [0u8; 1];
-        // SAFETY: reading one byte from our own pipe.
-        unsafe { libc::read(ready[0], b.as_mut_ptr().cast(), 1) };
+        let _ = read(&ready_out, &mut b);
+        let pid = child.pid();
         let result = (|| -> TestResult {
             for (what, m, off) in [
                 ("the 2 MiB-mapped part", &whole, 8192usize),
@@ -132,7 +127,7 @@ fn process_vm_readv_and_writev_reach_another_process_mapping() -> TestResult {
                     iov_len: got.len(),
                 };
                 // SAFETY: `local` is our buffer; `remote` is read by the kernel from the child.
-                let n = unsafe { libc::process_vm_readv(child, &local, 1, &remote, 1, 0) };
+                let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
                 if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
                     return Err("SKIP: no process_vm_readv in this kernel \
                                 (CONFIG_CROSS_MEMORY_ATTACH)"
@@ -150,7 +145,7 @@ fn process_vm_readv_and_writev_reach_another_process_mapping() -> TestResult {
                     iov_len: new.len(),
                 };
                 // SAFETY: as above, the other way round.
-                let n = unsafe { libc::process_vm_writev(child, &local, 1, &remote, 1, 0) };
+                let n = unsafe { libc::process_vm_writev(pid, &local, 1, &remote, 1, 0) };
                 check!(n == 8192, "{what}: process_vm_writev gave {n}");
                 let mut back = vec![0u8; 8192];
                 pread(&fd, &mut back, off as i64).map_err(|e| e.to_string())?;
@@ -161,13 +156,7 @@ fn process_vm_readv_and_writev_reach_another_process_mapping() -> TestResult {
             }
             Ok(())
         })();
-        // SAFETY: ending and reaping the child forked above.
-        unsafe {
-            libc::kill(child, libc::SIGKILL);
-            libc::waitpid(child, std::ptr::null_mut(), 0);
-            libc::close(ready[0]);
-            libc::close(ready[1]);
-        }
+        let _ = child.kill();
         result
     })
 }
@@ -277,9 +266,7 @@ fn o_direct_moves_bytes_between_a_disk_and_the_mapping() -> TestResult {
             );
             // From the disk to the mapping: the buffer gets the disk's bytes.
             pwrite(&cached, &new[off..off + len], off as i64).map_err(|e| e.to_string())?;
-            // SAFETY: fdatasync on our own descriptor.
-            let synced = unsafe { libc::fdatasync(cached.as_raw_fd()) };
-            check_eq!(synced, 0);
+            check!(fdatasync(&cached).is_ok(), "fdatasync");
             // SAFETY: `addr..addr + len` lies inside a live shared mapping of the buffer.
             let n = unsafe { pread_raw(&direct, addr, len, off as i64) };
             check_eq!(n.map_err(|e| format!("{what}: O_DIRECT read: {e}"))?, len);

@@ -117,42 +117,29 @@ fn concurrent_users_keep_rmmod_out_then_unload_and_reload_zeroed() -> TestResult
     reload(params)?;
     let holder = open_rw().map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut pipe = [0 as libc::c_int; 2];
-    // SAFETY: `pipe` has room for two descriptors.
-    check_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
-    let mut pids = Vec::new();
-    for p in 0..PROCESSES {
-        // SAFETY: this process has one thread here; the child runs threads of its own and exits.
-        let pid = unsafe { libc::fork() };
-        check!(pid >= 0, "fork: {}", io::Error::last_os_error());
-        if pid == 0 {
-            let handles: Vec<_> = (0..THREADS)
-                .map(|t| {
-                    std::thread::spawn(move || {
-                        worker((p * THREADS + t + 1) as u64 * 7919, deadline)
-                    })
-                })
-                .collect();
-            let mut total = 0u64;
-            let mut ok = true;
-            for h in handles {
-                match h.join() {
-                    Ok(Ok(n)) => total += n,
-                    Ok(Err(e)) => {
-                        eprintln!("worker: {e}");
-                        ok = false;
-                    }
-                    Err(_) => ok = false,
+    let (pipe_out, pipe_in) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let children = spawn_n(PROCESSES, |p| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                std::thread::spawn(move || worker((p * THREADS + t + 1) as u64 * 7919, deadline))
+            })
+            .collect();
+        let mut total = 0u64;
+        let mut ok = true;
+        for h in handles {
+            match h.join() {
+                Ok(Ok(n)) => total += n,
+                Ok(Err(e)) => {
+                    eprintln!("worker: {e}");
+                    ok = false;
                 }
-            }
-            // SAFETY: writing 8 bytes from `total` to our pipe, then ending the child.
-            unsafe {
-                libc::write(pipe[1], (&raw const total).cast(), 8);
-                libc::_exit(if ok { 0 } else { 1 });
+                Err(_) => ok = false,
             }
         }
-        pids.push(pid);
-    }
+        let _ = write(&pipe_in, &total.to_ne_bytes());
+        if ok { 0 } else { 1 }
+    })
+    .map_err(|e| format!("fork: {e}"))?;
     // Meanwhile: rmmod must keep failing, because the device is in use.
     let (mut attempts, mut wrong) = (0u64, Vec::new());
     while Instant::now() < deadline {
@@ -168,24 +155,14 @@ fn concurrent_users_keep_rmmod_out_then_unload_and_reload_zeroed() -> TestResult
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut total_ops = 0u64;
-    for pid in pids {
-        let mut status = 0;
-        // SAFETY: reaping our own children.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        check!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "a stress process failed ({status:#x})"
-        );
-        let mut n = 0u64;
-        // SAFETY: reading 8 bytes into `n` from our pipe.
-        unsafe { libc::read(pipe[0], (&raw mut n).cast(), 8) };
-        total_ops += n;
+    for child in children {
+        let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+        check!(exited_ok(status), "a stress process failed ({status:#x})");
+        let mut n = [0u8; 8];
+        let _ = read(&pipe_out, &mut n);
+        total_ops += u64::from_ne_bytes(n);
     }
-    // SAFETY: closing our pipe.
-    unsafe {
-        libc::close(pipe[0]);
-        libc::close(pipe[1]);
-    }
+    drop((pipe_out, pipe_in));
     check!(
         wrong.is_empty(),
         "rmmod while in use did not fail with EBUSY: {wrong:?}"
