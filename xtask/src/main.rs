@@ -35,12 +35,6 @@ use guest::opts::GuestOpts;
 use paths::Paths;
 use std::process::ExitCode;
 
-// The paths that `package/` names in its body, until it moves into this layout:
-// `crate::demo_script()`, `crate::stock::…`, `crate::qemu::…`.
-use guest::demo::demo_script;
-use guest::qemu;
-use kernels::stock;
-
 /// The mydev harness: build the kernel, the module and the tools; boot; run.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask")]
@@ -166,7 +160,7 @@ mod tests {
         assert_eq!(v.with, [PathBuf::from("./a"), PathBuf::from("./b")]);
         assert_eq!(v.command, ["./a", "-x"]);
         assert_eq!(v.guest.params, ["size=8192"]);
-        assert_eq!(v.guest.accel, qemu::Accel::Tcg);
+        assert_eq!(v.guest.accel, guest::qemu::Accel::Tcg);
     }
 
     #[test]

@@ -17,7 +17,6 @@ use crate::kernels::kernel::Kernel;
 use crate::kernels::profile::Profile;
 use crate::kernels::stock_modules;
 // For `package.rs`, which names it here.
-pub use crate::kernels::stock_modules::unpack_module;
 use crate::paths::Paths;
 use crate::setup;
 use crate::ui::{Phase, run_logged};

@@ -9,11 +9,13 @@
 //! chroot; their maintainer scripts run the real kernel hooks (`linux-run-hooks`).
 
 use super::{Packages, TOOLS_FILES, find_module, record};
+use crate::guest::demo::demo_script;
 use crate::guest::run as guest;
 use crate::guest::spec::{GuestSpec, Job};
 use crate::kernels::chroot::Chroot;
 use crate::kernels::kernel::Kernel;
 use crate::kernels::stock;
+use crate::kernels::stock_modules::unpack_module;
 use crate::paths::Paths;
 use crate::report::tally::Tally;
 use crate::shell::shell_quote;
@@ -616,7 +618,7 @@ fn walkthrough(
 ) -> Result<()> {
     let root = &sb.chroot.root;
     let ko = base.join("mmap.ko");
-    crate::stock::unpack_module(&sb.module(real)?, &ko)?;
+    unpack_module(&sb.module(real)?, &ko)?;
     let installed_tools = Tools {
         user_test: root.join("usr/bin/user_test"),
         mydevctl: root.join("usr/bin/mydevctl"),
@@ -628,26 +630,13 @@ fn walkthrough(
         root.join("usr/lib/systemd/system/mydev-buffers.service"),
         root.join("usr/lib/udev/rules.d/61-mydev-buffers.rules"),
     ];
-    let run = guest::run(
-        paths,
-        &GuestSpec {
-            label: "package-test",
-            kernel,
-            module: &ko,
-            tools: &installed_tools,
-            params: &[],
-            files: &boot_files,
-            extra_modules: &[],
-            job: Job::Script(format!("{BOOT_UNIT_SCRIPT}{}", crate::demo_script())),
-            timeout: Some(Duration::from_secs(300)),
-            accel: crate::qemu::Accel::Tcg,
-            memory_mib: 1024,
-            cpus: 2,
-            stream: false,
-            qemu_extra: &[],
-            one_thread: false,
-        },
-    )?;
+    let job = Job::Script(format!("{BOOT_UNIT_SCRIPT}{}", demo_script()));
+    let spec = GuestSpec {
+        files: &boot_files,
+        timeout: Some(Duration::from_secs(300)),
+        ..GuestSpec::new("package-test", kernel, &ko, &installed_tools, job)
+    };
+    let run = guest::run(paths, &spec)?;
     eprint!("{}", run.output);
     let problems = run.problems();
     if run.status != Some(0) || !problems.is_empty() {
