@@ -13,6 +13,8 @@ mod cmd;
 mod guest;
 mod install;
 mod kernels;
+#[cfg(test)]
+mod layout;
 mod package;
 mod paths;
 mod report;
@@ -174,9 +176,9 @@ mod tests {
         let d = parse(&["cargo xtask", "test"]);
         let debug = cmd::test::opts::sizes(&d, false);
         let stock = cmd::test::opts::sizes(&d, true);
-        assert_eq!((debug.fuzz_ops, debug.concurrent_ops), (60_000, 1_000));
-        assert_eq!((stock.fuzz_ops, stock.concurrent_ops), (15_000, 10_000));
-        assert_eq!((debug.cycles, stock.cycles), (120, 24));
+        assert_eq!((debug.fuzz_ops, debug.concurrent_ops), (40_000, 1_000));
+        assert_eq!((stock.fuzz_ops, stock.concurrent_ops), (10_000, 10_000));
+        assert_eq!((debug.cycles, stock.cycles), (80, 16));
         let f = parse(&["cargo xtask", "test", "--full"]);
         let debug = cmd::test::opts::sizes(&f, false);
         let stock = cmd::test::opts::sizes(&f, true);

@@ -28,10 +28,10 @@ pub fn suite_env(o: &TestOpts, k: &Kernel, stock: bool) -> Vec<(String, String)>
         ("MYDEV_FUZZ_SEED".into(), o.fuzz_seed.to_string()),
         // The mm-tests race of PMD and 4 KiB faults over PR_SET_THP_DISABLE: 10,000 rounds take
         // 5 s on Debian's kernels and over a minute on the debug kernel beside other guests,
-        // so a warm run there does 3,000 and `--full` the 10,000.
+        // so a warm run there does 2,000 and `--full` the 10,000.
         (
             "MYDEV_RACE_ROUNDS".into(),
-            if o.full || stock { "10000" } else { "3000" }.to_string(),
+            if o.full || stock { "10000" } else { "2000" }.to_string(),
         ),
         ("MYDEV_CONCURRENT_OPS".into(), concurrent_ops.to_string()),
         // A second fuzzer run over three 2 MiB parts (PMD entries, their splits, a small part

@@ -16,7 +16,7 @@ pub struct TestOpts {
     pub no_selftest: bool,
     /// Operations the model-based fuzzer runs on the test kernel (at least 500,000 with --full;
     /// a longer run: --fuzz-ops 5000000 --timeout 3600).
-    #[arg(long, value_name = "N", default_value = "60000")]
+    #[arg(long, value_name = "N", default_value = "40000")]
     pub fuzz_ops: u64,
     /// Operations each process of the concurrent model checker runs on the test kernel (the
     /// `concurrent` suite: 4 processes on one device), ten times as many on Debian's kernels;
@@ -32,7 +32,7 @@ pub struct TestOpts {
     /// Module load/unload cycles of the lifecycle test (each takes 0.25 to 0.5 s on the debug
     /// kernel under emulation on two cores; --full runs 1000). The test's own timeout grows with
     /// it (a second a cycle, at least 2 minutes).
-    #[arg(long, value_name = "N", default_value = "120")]
+    #[arg(long, value_name = "N", default_value = "80")]
     pub load_cycles: u64,
     /// The full sizes, as CI runs them: 1000 load/unload cycles, 500,000 fuzzer operations,
     /// 20,000 mmap/munmap cycles, the same sizes on Debian's kernels, the Debian packages

@@ -134,19 +134,19 @@ pub fn count_guest(
     kunit_docs.len()
 }
 
-/// The suites of the test kernel's second guest, which runs TCG in one host thread: the fuzzer
-/// and the fault injection are one process at a time, and the concurrent checker's four
+/// The suites of the test kernel's second guest, which runs TCG in one host thread: the fuzzer,
+/// the fault injection and the buffer tools are one process at a time, and the concurrent checker's four
 /// processes still run on the guest's two vCPUs, which QEMU interleaves (the guest stays SMP:
 /// IPIs, TLB shootdowns, preemption), at less CPU than a host thread per vCPU beside the other
 /// guests.
-pub const ONE_THREAD_SUITES: &[&str] = &["fuzz", "concurrent", "faults"];
+pub const ONE_THREAD_SUITES: &[&str] = &["fuzz", "concurrent", "faults", "buffer-tools"];
 
 /// The suites that need the kernel's fault injection (`CONFIG_FAULT_INJECTION`): the test
 /// kernel's, not Debian's.
 pub const FAULT_SUITES: &[&str] = &["faults"];
 
-/// The test-kernel guests and their suites: the fuzzer, the concurrent checker and the fault
-/// injection in `test-fuzz`, the others in `test` (a group with no suite gets no guest).
+/// The test-kernel guests and their suites: the fuzzer, the concurrent checker, the fault
+/// injection and the buffer tools in `test-fuzz`, the others in `test` (a group with no suite gets no guest).
 pub fn guest_groups(names: &[String]) -> Vec<(&'static str, Vec<String>)> {
     let (fuzz, rest): (Vec<String>, Vec<String>) = names
         .iter()
