@@ -36,7 +36,7 @@ pub const CONTENDERS: [&str; 6] = [
 ];
 
 /// The sweep's metrics, measured at every buffer size (the last three, the zero-copy ones, from
-/// 4 MiB: `zero_copy::FROM`), in table order.
+/// [`ZERO_COPY_FROM`]), in table order.
 pub const SWEEP_METRICS: [&str; 9] = [
     "mmap_munmap",
     "mmap_touch_all",
@@ -48,6 +48,10 @@ pub const SWEEP_METRICS: [&str; 9] = [
     "dio_write_map",
     "dio_write_copy",
 ];
+
+/// The smallest buffer size the zero-copy metrics (the last three of [`SWEEP_METRICS`]) are
+/// measured at.
+pub const ZERO_COPY_FROM: u64 = 4 << 20;
 
 /// The chunk sizes of the per-call sequential reads and writes, measured at the detail size.
 pub const CHUNKS: [u64; 4] = [64, 4096, 65536, 1 << 20];

@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
 /// The smallest buffer size the zero-copy figures are measured at.
-pub const FROM: usize = 4 << 20;
+pub const FROM: usize = crate::protocol::ZERO_COPY_FROM as usize;
 
 /// The RAM disk of the `O_DIRECT` writes (64 MiB on the minimal kernel's command line).
 const DISK: &str = "/dev/ram0";

@@ -12,11 +12,14 @@
 use crate::bench::count::Count;
 use crate::bench::plot::human;
 
-/// The smallest buffer size they are measured at (the program's `zero_copy::FROM`).
-pub const FROM: u64 = 4 << 20;
+/// The smallest buffer size they are measured at.
+pub const FROM: u64 = super::protocol::ZERO_COPY_FROM;
 
 /// The figures (their descriptions are in `bench::SWEEP_METRICS`).
-pub const METRICS: [&str; 3] = ["dmabuf_map_touch", "dio_write_map", "dio_write_copy"];
+pub const METRICS: [&str; 3] = {
+    let m = super::protocol::SWEEP_METRICS;
+    [m[6], m[7], m[8]]
+};
 
 /// Whether `metric` is one of these figures.
 pub fn is_zero_copy(metric: &str) -> bool {
