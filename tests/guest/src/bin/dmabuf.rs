@@ -262,18 +262,28 @@ fn vgem_card() -> Option<String> {
 
 /// The importers listed for mydev's dma-buf of `size` bytes in debugfs.
 fn attached(size: usize) -> Result<Vec<String>, String> {
+    entry(size)?.ok_or_else(|| "no dma-buf of mydev listed".to_string())
+}
+
+/// mydev's dma-buf of `size` bytes in debugfs: `None` when it is not listed, else its
+/// importers.
+fn entry(size: usize) -> Result<Option<Vec<String>>, String> {
     let info =
         std::fs::read_to_string("/sys/kernel/debug/dma_buf/bufinfo").map_err(|e| e.to_string())?;
     let mut lines = info.lines().skip_while(|l| {
         !(l.starts_with(&format!("{size:08}")) && l.split_whitespace().any(|w| w == "mydev"))
     });
-    lines.next().ok_or("no dma-buf of mydev listed")?;
-    Ok(lines
-        .skip_while(|l| !l.contains("Attached Devices"))
-        .skip(1)
-        .take_while(|l| l.starts_with('\t') && !l.contains("Total"))
-        .map(|l| l.trim().to_string())
-        .collect())
+    if lines.next().is_none() {
+        return Ok(None);
+    }
+    Ok(Some(
+        lines
+            .skip_while(|l| !l.contains("Attached Devices"))
+            .skip(1)
+            .take_while(|l| l.starts_with('\t') && !l.contains("Total"))
+            .map(|l| l.trim().to_string())
+            .collect(),
+    ))
 }
 
 fn vgem_imports_the_dmabuf_and_lets_it_go() -> TestResult {
@@ -285,21 +295,12 @@ fn vgem_imports_the_dmabuf_and_lets_it_go() -> TestResult {
     let fd = open_rw().map_err(|e| e.to_string())?;
     let size = device_size()?;
     let d = export(&fd, 0, size as u64, libc::O_RDWR).map_err(|e| e.to_string())?;
-    let mut p = DrmPrimeHandle {
-        fd: d.as_raw_fd(),
-        ..Default::default()
-    };
-    ioctl(
-        &card,
-        DRM_IOCTL_PRIME_FD_TO_HANDLE,
-        &mut p as *mut _ as usize,
-    )
-    .map_err(|e| format!("PRIME_FD_TO_HANDLE: {e}"))?;
-    check!(p.handle != 0, "no GEM handle");
+    let handle = import(&card, &d)?;
+    check!(handle != 0, "no GEM handle");
     check_eq!(attached(size)?, vec!["vgem".to_string()]);
     // The importer's object is our dma-buf: exporting it again gives the same file.
     let mut back = DrmPrimeHandle {
-        handle: p.handle,
+        handle,
         flags: libc::O_CLOEXEC as u32,
         fd: -1,
     };
@@ -322,13 +323,10 @@ fn vgem_imports_the_dmabuf_and_lets_it_go() -> TestResult {
     drop(d);
     pwrite(&fd, b"imported", 0).map_err(|e| e.to_string())?;
     check_eq!(attached(size)?, vec!["vgem".to_string()]);
-    let mut close = [p.handle, 0u32];
+    let mut close = [handle, 0u32];
     ioctl(&card, DRM_IOCTL_GEM_CLOSE, close.as_mut_ptr() as usize)
         .map_err(|e| format!("GEM_CLOSE: {e}"))?;
-    check!(
-        attached(size).is_err(),
-        "the dma-buf outlived its last user"
-    );
+    check!(!listed(size)?, "the dma-buf outlived its last user");
     drop(fd);
     drop(card);
     rmmod().map_err(|e| format!("rmmod after the importer let go: {e}"))?;
@@ -359,11 +357,7 @@ fn import(card: &OwnedFd, d: &OwnedFd) -> Result<u32, String> {
 
 /// Whether mydev's dma-buf of `size` bytes is listed in debugfs at all.
 fn listed(size: usize) -> Result<bool, String> {
-    let info =
-        std::fs::read_to_string("/sys/kernel/debug/dma_buf/bufinfo").map_err(|e| e.to_string())?;
-    Ok(info.lines().any(|l| {
-        l.starts_with(&format!("{size:08}")) && l.split_whitespace().any(|w| w == "mydev")
-    }))
+    Ok(entry(size)?.is_some())
 }
 
 fn vgem_lets_go_in_every_order() -> TestResult {
