@@ -53,6 +53,9 @@ pub struct QemuConfig {
     pub console: Console,
     pub output: PathBuf,
     pub control: PathBuf,
+    /// Let a guest reboot (QEMU restarts it) instead of exiting when it does: the package
+    /// test's system image reboots into its second job.
+    pub reboot: bool,
     /// More arguments, appended as they are (the benchmark's `-icount` and `-plugin`).
     pub extra: Vec<String>,
 }
@@ -71,7 +74,10 @@ impl QemuConfig {
         // One CPU per socket: SeaBIOS's MP table then lists every CPU, which a kernel without
         // ACPI needs to bring them up.
         push(&["-smp", &format!("{},sockets={}", self.cpus, self.cpus)]);
-        push(&["-nodefaults", "-display", "none", "-no-reboot"]);
+        push(&["-nodefaults", "-display", "none"]);
+        if !self.reboot {
+            push(&["-no-reboot"]);
+        }
         push(&["-kernel", &self.kernel.display().to_string()]);
         push(&["-initrd", &self.initrd.display().to_string()]);
         push(&["-append", &self.cmdline]);
@@ -180,6 +186,7 @@ mod tests {
             console,
             output: "/l/out".into(),
             control: "/l/ctl".into(),
+            reboot: false,
             extra: Vec::new(),
         }
     }
@@ -197,6 +204,7 @@ mod tests {
             ["file:/l/console.log", "file:/l/out", "file:/l/ctl"]
         );
         assert!(args.windows(2).any(|w| w[0] == "-accel" && w[1] == "tcg"));
+        assert!(args.iter().any(|a| a == "-no-reboot"));
         assert!(
             args.windows(2)
                 .any(|w| w[0] == "-smp" && w[1] == "2,sockets=2")

@@ -57,7 +57,7 @@ impl GuestRun {
 }
 
 /// The host's TSC frequency in kHz, from `/proc/cpuinfo`.
-fn host_tsc_khz() -> Option<u64> {
+pub fn host_tsc_khz() -> Option<u64> {
     cpu_mhz_khz(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
 }
 
@@ -138,6 +138,7 @@ pub fn run(paths: &Paths, spec: &GuestSpec<'_>) -> Result<GuestRun> {
         },
         output: output.clone(),
         control: control.clone(),
+        reboot: false,
         extra: spec.qemu_extra.to_vec(),
     };
     qemu::check_kernel(&config.kernel)?;
