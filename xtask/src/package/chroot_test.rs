@@ -8,7 +8,6 @@
 //! The kernels and the source are fakes that `scenarios.sh` makes with `dpkg-deb` inside the
 //! chroot; their maintainer scripts run the real kernel hooks (`linux-run-hooks`).
 
-use super::walkthrough::walkthrough;
 use super::{Packages, TOOLS_FILES, find_module, record};
 use crate::kernels::chroot::Chroot;
 use crate::kernels::kernel::Kernel;
@@ -16,7 +15,6 @@ use crate::kernels::stock;
 use crate::paths::Paths;
 use crate::report::tally::Tally;
 use crate::shell::shell_quote;
-use crate::tools::Tools;
 use crate::ui::{Phase, run_logged};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
@@ -178,7 +176,6 @@ pub fn chroot_test(
     p: &Packages,
     kernel: &Kernel,
     d: stock::Distro,
-    tools: &Tools,
     tally: &mut Tally,
 ) -> Result<()> {
     let phase = Phase::start(
@@ -220,7 +217,7 @@ pub fn chroot_test(
         dkms_deb: format!("/tmp/{}", file_name(&p.dkms)?),
         tools_deb: format!("/tmp/{}", file_name(&p.tools)?),
     };
-    if life.run(paths, kernel, tools, &base, tally).is_err() {
+    if life.run(tally).is_err() {
         phase.done(&format!("failed; log: {}", log.display()));
         return Ok(());
     }
@@ -244,14 +241,7 @@ const UNSUPPORTED: &str = "7.4.0-mydev3-amd64";
 const OTHER_RUSTC: &str = "7.3.9-mydev4-amd64";
 
 impl Life<'_> {
-    fn run(
-        &self,
-        paths: &Paths,
-        kernel: &Kernel,
-        tools: &Tools,
-        base: &Path,
-        tally: &mut Tally,
-    ) -> Result<(), ()> {
+    fn run(&self, tally: &mut Tally) -> Result<(), ()> {
         let sb = self.sb;
         let out = check(tally, "apt_install_builds_mmap_ko_through_dkms", || {
             sb.ok(&apt("update"))?;
@@ -273,21 +263,6 @@ impl Life<'_> {
             tally,
             "prepared_tree_is_stripped_and_nothing_else_is_left",
             || self.tree_is_lean(),
-        )
-        .ok();
-        check(
-            tally,
-            "installed_module_and_tool_run_the_walkthrough_on_debian",
-            || {
-                walkthrough(
-                    paths,
-                    kernel,
-                    tools,
-                    &sb.chroot.root,
-                    &sb.module(self.real)?,
-                    base,
-                )
-            },
         )
         .ok();
         self.upgrades(tally);

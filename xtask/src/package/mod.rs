@@ -9,7 +9,7 @@
 
 mod build;
 mod chroot_test;
-mod walkthrough;
+mod system;
 
 pub use build::build;
 use build::build_into;
@@ -23,8 +23,6 @@ use crate::tools::Tools;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-#[cfg(test)]
-use walkthrough::{check_boot_unit, check_walkthrough};
 
 /// The two packages, built.
 #[derive(Debug, Clone)]
@@ -119,9 +117,21 @@ fn record<T>(tally: &mut Tally, name: &str, r: &Result<T>) {
     }
 }
 
-/// Builds the packages and runs lintian (two tests), and with `install_test` the chroot test
-/// on Debian's 7.3 kernel.
-pub fn run(paths: &Paths, tools: &Tools, install_test: bool, tally: &mut Tally) -> Result<()> {
+/// The parts of the installation test (`cargo xtask package --test --only PART`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// The packages in a Debian system booted with systemd, on Debian's 7.3 and 7.2.
+    Systems,
+    /// The packages' life in a trixie chroot: upgrades, other kernels, a full disk, removal.
+    Life,
+}
+
+impl Part {
+    pub const ALL: &[Part] = &[Part::Systems, Part::Life];
+}
+
+/// Builds the packages and runs lintian (two tests), then the installation test's `parts`.
+pub fn run(paths: &Paths, tools: &Tools, parts: &[Part], tally: &mut Tally) -> Result<()> {
     let built = build(paths, tools);
     record(tally, "packages_build_with_dpkg_deb", &built);
     let Ok(p) = built else { return Ok(()) };
@@ -141,9 +151,15 @@ pub fn run(paths: &Paths, tools: &Tools, install_test: bool, tally: &mut Tally) 
         .and_then(|q| same_bytes(&p, &q));
     record(tally, "packages_are_reproducible", &again);
     std::fs::remove_dir_all(paths.work.join("packages-again")).ok();
-    if install_test {
+    if parts.contains(&Part::Systems) {
+        for d in [stock::DEBIAN_73, stock::DEBIAN_72] {
+            let kernel = stock::ensure(paths, d)?;
+            system::test(paths, &p, d, &kernel.version, tally);
+        }
+    }
+    if parts.contains(&Part::Life) {
         let kernel = stock::ensure(paths, stock::DEBIAN_73)?;
-        chroot_test::chroot_test(paths, &p, &kernel, stock::DEBIAN_73, tools, tally)?;
+        chroot_test::chroot_test(paths, &p, &kernel, stock::DEBIAN_73, tally)?;
     }
     Ok(())
 }
@@ -187,21 +203,6 @@ mod tests {
             vec!["E: mydev-dkms: dir-or-file-in-var-lib x".to_string()]
         );
         assert!(unaccepted_tags("").is_empty());
-    }
-
-    #[test]
-    fn walkthrough_output_is_checked() {
-        let seed = "Hello, World!\nThis is a test\noffset 5: 0x69 'i'\n";
-        let cam = "created cam: 4 MiB\nNAME  /dev/mydev-cam\nHello, cam!\noffset 7: 0x63 'c'\nremoved cam\n";
-        check_walkthrough(&format!("{seed}{cam}")).unwrap();
-        assert!(check_walkthrough(seed).is_err(), "no configfs buffer");
-        let boot = "boot: buffers: cam0 scratch \nboot: cam0 4194304 bytes, scratch 65536 bytes\n\
-                    boot: again: /etc/mydev/buffers.conf: 0 changed, 2 unchanged, 0 left alone\n";
-        check_boot_unit(boot).unwrap();
-        assert!(check_boot_unit(&boot.replace("cam0 scratch", "cam0")).is_err());
-        let twice = format!("{boot}boot: again: created cam0: 4 MiB\n");
-        assert!(check_boot_unit(&twice).is_err());
-        assert!(check_walkthrough("Hello, World!\n").is_err());
     }
 
     fn packaging_file(name: &str) -> String {
@@ -286,6 +287,33 @@ mod tests {
         assert_eq!(debian_version(log).as_deref(), Some("0.1.0-2"));
         assert_eq!(source_date_epoch(log).unwrap(), "1796515200");
         assert_eq!(debian_version("mydev unstable"), None);
+    }
+
+    /// The README's install line is the one the system image runs, with the files that
+    /// `cargo xtask package` makes.
+    #[test]
+    fn readme_install_line_names_the_built_packages() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let log = std::fs::read_to_string(repo.join("packaging/debian/changelog")).unwrap();
+        let v = debian_version(&log).unwrap();
+        let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+        let line = format!(
+            "$ sudo apt install linux-headers-$(uname -r) ./mydev-dkms_{v}_all.deb \
+             ./mydev-tools_{v}_amd64.deb"
+        );
+        assert_eq!(readme.matches(&line).count(), 2, "{line}");
+        let p = Packages {
+            dkms: format!("/x/mydev-dkms_{v}_all.deb").into(),
+            tools: format!("/x/mydev-tools_{v}_amd64.deb").into(),
+        };
+        let run = system::readme_install_line("7.3.4+deb13-amd64", &p).unwrap();
+        assert!(
+            run.ends_with(&format!(
+                "install linux-headers-7.3.4+deb13-amd64 /tmp/mydev-dkms_{v}_all.deb \
+                 /tmp/mydev-tools_{v}_amd64.deb"
+            )),
+            "{run}"
+        );
     }
 
     #[test]
