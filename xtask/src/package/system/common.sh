@@ -5,7 +5,7 @@ exec 2>&1
 failed=0
 pass() { echo "check: $1: ok"; }
 fail() { echo "check: $1: FAILED: $2"; failed=1; }
-say() { echo "\$ $*"; }
+say() { echo "\$ $*    # at $(cut -d' ' -f1 /proc/uptime) s"; }
 # The node's mode, owner and group must be the udev rule's.
 rule_node() {
 	m=$(stat -c '%A %U %G' "$2" 2>&1)
@@ -35,4 +35,5 @@ unit_ran() {
 as_alice() { runuser -u alice -- "$@"; }
 as_bob() { runuser -u bob -- "$@"; }
 echo "boot: $(uname -r), system $(systemctl is-system-running --wait)"
+systemd-analyze | head -n 1
 udevadm settle --timeout=60
