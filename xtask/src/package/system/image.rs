@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Bump when the recipe below changes in a way its inputs do not show.
-const RECIPE: &str = "mydev system image 1";
+const RECIPE: &str = "mydev system image 2";
 
 /// What the system has besides `mmdebstrap --variant=apt`'s essentials and the kernel (forky's
 /// essentials no longer include `mount`, which systemd needs).
@@ -56,12 +56,27 @@ echo '/dev/vda / ext4 defaults 0 0' >/etc/fstab
 echo mydev-test >/etc/hostname
 apt-get clean";
 
+impl Image {
+    /// The installation that made the image said that `mmap.ko` is installed for `release`.
+    pub fn installed_for(&self, release: &str) -> Result<String> {
+        let said = std::fs::read_to_string(&self.summary)
+            .with_context(|| format!("reading {}", self.summary.display()))?;
+        let want = format!("mydev: mmap.ko is installed for {release}");
+        if !said.lines().any(|l| l.starts_with(&want)) {
+            bail!("the installation did not say {want:?}:\n{said}");
+        }
+        Ok(said)
+    }
+}
+
 /// A built system image of one Debian release.
 #[derive(Debug, Clone)]
 pub struct Image {
     pub disk: PathBuf,
     pub vmlinuz: PathBuf,
     pub initrd: PathBuf,
+    /// The closing lines of the installation (`mydev: …`), kept when the image was made.
+    pub summary: PathBuf,
     /// How long making it took, or `None` when it came from the cache.
     pub made_in: Option<Duration>,
 }
@@ -130,6 +145,7 @@ pub fn ensure(paths: &Paths, d: Distro, release: &str, p: &Packages, log: &Path)
         disk: dir.join("disk.img"),
         vmlinuz: dir.join("vmlinuz"),
         initrd: dir.join("initrd.img"),
+        summary: dir.join("install-summary.txt"),
         made_in: None,
     };
     if dir.join(".mydev-complete").is_file() {
@@ -158,8 +174,10 @@ pub fn ensure(paths: &Paths, d: Distro, release: &str, p: &Packages, log: &Path)
     }
     let root = work.join("root");
     std::fs::create_dir_all(&work)?;
-    let made = make_root(d, release, p, &include, &root, log)
-        .and_then(|()| make_disk(&root, &dir, release, log));
+    let made = make_root(d, release, p, &include, &root, log).and_then(|summary| {
+        make_disk(&root, &dir, release, log)?;
+        Ok(std::fs::write(&image.summary, summary)?)
+    });
     std::fs::remove_dir_all(&work).ok();
     if let Err(e) = made {
         std::fs::remove_dir_all(&dir).ok();
@@ -183,7 +201,7 @@ fn make_root(
     include: &[String],
     root: &Path,
     log: &Path,
-) -> Result<()> {
+) -> Result<String> {
     let extra = (d.kernel_suite != d.suite).then_some(d.kernel_suite);
     run_logged(
         "mmdebstrap (system image)",
@@ -205,6 +223,7 @@ fn make_root(
             Duration::from_secs(30),
         )
     };
+    let before = std::fs::metadata(log)?.len() as usize;
     sh(
         "apt install (system image)",
         &format!(
@@ -212,6 +231,14 @@ fn make_root(
             readme_install_line(release, p)?
         ),
     )?;
+    // What the installation said of each kernel (the postinst's closing lines).
+    let said: String = std::fs::read_to_string(log)?
+        .get(before..)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("mydev: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let dkms = root.join(format!("usr/lib/modules/{release}/updates/dkms"));
     if !["mmap.ko", "mmap.ko.xz", "mmap.ko.zst"]
         .iter()
@@ -244,7 +271,7 @@ fn make_root(
             std::fs::remove_file(f.path())?;
         }
     }
-    Ok(())
+    Ok(said)
 }
 
 /// The disk image of `root` in `dir` (`mkfs.ext4 -d`: a quarter more than the files need, and
@@ -281,4 +308,35 @@ fn make_disk(root: &Path, dir: &Path, release: &str, log: &Path) -> Result<()> {
     )?;
     std::fs::rename(&tmp, dir.join("disk.img"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_installation_must_have_said_the_module_is_installed_for_the_kernel() {
+        let dir = std::env::temp_dir().join(format!("mydev-summary-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let image = Image {
+            disk: dir.join("disk.img"),
+            vmlinuz: dir.join("vmlinuz"),
+            initrd: dir.join("initrd.img"),
+            summary: dir.join("install-summary.txt"),
+            made_in: None,
+        };
+        assert!(
+            image.installed_for("7.3.4+deb13-amd64").is_err(),
+            "no summary"
+        );
+        std::fs::write(
+            &image.summary,
+            "mydev: 6.1.0-x-amd64 (running) cannot load mmap.ko: mydev needs Linux 7.2 or 7.3\n\
+             mydev: mmap.ko is installed for 7.3.4+deb13-amd64 (newest)\n",
+        )
+        .unwrap();
+        image.installed_for("7.3.4+deb13-amd64").unwrap();
+        assert!(image.installed_for("7.2.12+deb14-amd64").is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

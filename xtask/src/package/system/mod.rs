@@ -71,7 +71,7 @@ pub fn test(paths: &Paths, p: &Packages, d: Distro, release: &str, tally: &mut T
                 ),
                 None => eprintln!("    [package] {}: image cached (same packages)", d.name),
             }
-            Ok(())
+            i.installed_for(release).map(|said| eprint!("{said}"))
         }
         Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
