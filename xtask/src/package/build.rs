@@ -19,7 +19,7 @@ fn read(path: &Path) -> Result<String> {
 }
 
 /// Writes `text` to `root/rel` with `mode`, creating the directories.
-fn put(root: &Path, rel: &str, text: &[u8], mode: u32) -> Result<()> {
+pub(super) fn put(root: &Path, rel: &str, text: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().context("no parent")?)?;

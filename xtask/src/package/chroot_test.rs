@@ -8,7 +8,7 @@
 //! The kernels and the source are fakes that `scenarios.sh` makes with `dpkg-deb` inside the
 //! chroot; their maintainer scripts run the real kernel hooks (`linux-run-hooks`).
 
-use super::{Packages, TOOLS_FILES, find_module, record};
+use super::{Packages, TOOLS_FILES, file_name, find_module, record, tail};
 use crate::kernels::chroot::Chroot;
 use crate::kernels::kernel::Kernel;
 use crate::kernels::stock;
@@ -18,7 +18,7 @@ use crate::shell::shell_quote;
 use crate::ui::{Phase, run_logged};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -137,22 +137,9 @@ impl Sandbox {
     }
 }
 
-/// The last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 /// `apt-get` as the test runs it.
 fn apt(args: &str) -> String {
     format!("apt-get -q -y -o Acquire::Check-Valid-Until=false {args}")
-}
-
-fn file_name(p: &Path) -> Result<String> {
-    p.file_name()
-        .and_then(|n| n.to_str())
-        .map(str::to_string)
-        .context("a package's file name")
 }
 
 /// Runs `f` as the test `name`, timed.

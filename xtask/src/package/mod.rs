@@ -164,6 +164,20 @@ pub fn run(paths: &Paths, tools: &Tools, parts: &[Part], tally: &mut Tally) -> R
     Ok(())
 }
 
+/// A package's file name, as it is copied into a root's `/tmp`.
+fn file_name(p: &Path) -> Result<String> {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .context("a package's file name")
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// Two builds of the packages made the same files, byte for byte.
 fn same_bytes(a: &Packages, b: &Packages) -> Result<()> {
     for (x, y) in [(&a.dkms, &b.dkms), (&a.tools, &b.tools)] {

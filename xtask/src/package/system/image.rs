@@ -10,7 +10,8 @@
 use crate::cache::cache_key;
 use crate::kernels::chroot::Chroot;
 use crate::kernels::stock::{self, Distro};
-use crate::package::Packages;
+use crate::package::build::put;
+use crate::package::{Packages, file_name};
 use crate::paths::Paths;
 use crate::setup;
 use crate::ui::{Phase, fmt_duration, run_logged};
@@ -57,6 +58,17 @@ echo mydev-test >/etc/hostname
 apt-get clean";
 
 impl Image {
+    /// The files of the image cached in `dir`, taken from the cache.
+    fn in_dir(dir: &Path) -> Self {
+        Image {
+            disk: dir.join("disk.img"),
+            vmlinuz: dir.join("vmlinuz"),
+            initrd: dir.join("initrd.img"),
+            summary: dir.join("install-summary.txt"),
+            made_in: None,
+        }
+    }
+
     /// The installation that made the image said that `mmap.ko` is installed for `release`.
     pub fn installed_for(&self, release: &str) -> Result<String> {
         let said = std::fs::read_to_string(&self.summary)
@@ -89,13 +101,6 @@ pub fn readme_install_line(release: &str, p: &Packages) -> Result<String> {
         file_name(&p.dkms)?,
         file_name(&p.tools)?
     ))
-}
-
-fn file_name(p: &Path) -> Result<String> {
-    p.file_name()
-        .and_then(|n| n.to_str())
-        .map(str::to_string)
-        .context("a package's file name")
 }
 
 fn sha256(path: &Path) -> Result<String> {
@@ -141,13 +146,7 @@ pub fn ensure(paths: &Paths, d: Distro, release: &str, p: &Packages, log: &Path)
     let lock = std::fs::File::create(systems.join(format!("{}.lock", d.name)))?;
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
         .context("locking the system image cache")?;
-    let image = Image {
-        disk: dir.join("disk.img"),
-        vmlinuz: dir.join("vmlinuz"),
-        initrd: dir.join("initrd.img"),
-        summary: dir.join("install-summary.txt"),
-        made_in: None,
-    };
+    let image = Image::in_dir(&dir);
     if dir.join(".mydev-complete").is_file() {
         return Ok(image);
     }
@@ -247,17 +246,16 @@ fn make_root(
         bail!("DKMS installed no mmap.ko in {}", dkms.display());
     }
     sh("users (system image)", USERS)?;
-    let put = |rel: &str, text: &str, mode: u32| -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let path = root.join(rel);
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
-        Ok(())
-    };
-    put("usr/local/sbin/mydev-harness-job", RUNNER, 0o755)?;
     put(
+        root,
+        "usr/local/sbin/mydev-harness-job",
+        RUNNER.as_bytes(),
+        0o755,
+    )?;
+    put(
+        root,
         "etc/systemd/system/mydev-harness.service",
-        RUNNER_UNIT,
+        RUNNER_UNIT.as_bytes(),
         0o644,
     )?;
     let wants = root.join("etc/systemd/system/multi-user.target.wants");
@@ -318,13 +316,7 @@ mod tests {
     fn the_installation_must_have_said_the_module_is_installed_for_the_kernel() {
         let dir = std::env::temp_dir().join(format!("mydev-summary-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let image = Image {
-            disk: dir.join("disk.img"),
-            vmlinuz: dir.join("vmlinuz"),
-            initrd: dir.join("initrd.img"),
-            summary: dir.join("install-summary.txt"),
-            made_in: None,
-        };
+        let image = Image::in_dir(&dir);
         assert!(
             image.installed_for("7.3.4+deb13-amd64").is_err(),
             "no summary"

@@ -13,7 +13,7 @@ mod image;
 #[cfg(test)]
 pub use image::readme_install_line;
 
-use super::{Packages, record};
+use super::{Packages, record, tail};
 use crate::guest::qemu::{self, Accel, Console, Ended, QemuConfig};
 use crate::guest::verdict;
 use crate::kernels::stock::Distro;
@@ -137,11 +137,6 @@ impl SystemRun {
         }
         Ok(())
     }
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// The check `name`'s result in the jobs' output: its `check: NAME: ok` line, or why not.
