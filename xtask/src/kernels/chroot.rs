@@ -3,6 +3,7 @@
 //! A Debian root directory that commands run in: where modules for Debian's kernels are built
 //! (`stock.rs`) and where the packages are installed and tested (`package/`).
 
+use crate::shell::shell_quote;
 use crate::ui::run_logged;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -10,9 +11,11 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The mount-namespace wrapper of [`Chroot::command`]: `/proc` and `/dev` are mounted in a
-/// private namespace, so they vanish with the command and nothing is left mounted.
-const CHROOT_SH: &str = r#"r=$1; shift
+/// private namespace, so they vanish with the command and nothing is left mounted. `$2` is more
+/// mounts, a script run first (empty for none).
+const CHROOT_SH: &str = r#"r=$1; more=$2; shift 2
 mount -t proc proc "$r/proc" && mount --rbind /dev "$r/dev" || exit 125
+[ -z "$more" ] || eval "$more" || exit 125
 exec chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@""#;
 
 /// A Debian root directory that commands run in.
@@ -24,6 +27,20 @@ pub struct Chroot {
 impl Chroot {
     /// `args` run inside the chroot, as root, with a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
+        self.wrapped("", args)
+    }
+
+    /// [`Chroot::command`] with a `mb` MB tmpfs over `inside`, a directory of the chroot, for
+    /// the command's life (mounted from outside: the chroot need not have `mount`).
+    pub fn command_on_tmpfs(&self, inside: &str, mb: u32, args: &[&str]) -> Command {
+        let mount = format!(
+            "mount -t tmpfs -o size={mb}m tmpfs \"$r\"/{}",
+            shell_quote(inside.trim_start_matches('/'))
+        );
+        self.wrapped(&mount, args)
+    }
+
+    fn wrapped(&self, more: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new("unshare");
         cmd.args([
             "--mount",
@@ -35,6 +52,7 @@ impl Chroot {
             "mydev-chroot",
         ])
         .arg(&self.root)
+        .arg(more)
         .args(args);
         cmd
     }

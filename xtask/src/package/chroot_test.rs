@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The package test: both packages installed with `apt` in a fresh Debian chroot as a user would,
-//! DKMS's module booted on Debian's kernel, and then what a Debian system does to a DKMS package
-//! over its life, each step one test: a reinstall and an upgrade, a full `/var`, kernels
+//! The package test's life part: both packages installed with `apt` in a fresh Debian chroot as
+//! a user would, and then what a Debian system does to a DKMS package over its life, each step one test: a reinstall and an upgrade, a full `/var`, kernels
 //! installed after mydev (one DKMS can build for, one of a series mydev does not support, one
 //! whose rustc is missing), a newer `linux-source`, a kernel's removal, `apt remove` and purge.
 //! The kernels and the source are fakes that `scenarios.sh` makes with `dpkg-deb` inside the
 //! chroot; their maintainer scripts run the real kernel hooks (`linux-run-hooks`).
 
-use super::{Packages, TOOLS_FILES, file_name, find_module, record, tail};
+use super::{Packages, TOOLS_FILES, apt, file_name, find_module, record, tail};
 use crate::kernels::chroot::Chroot;
 use crate::kernels::kernel::Kernel;
 use crate::kernels::stock;
@@ -51,33 +50,24 @@ impl Sandbox {
         self.run(self.script(script), script)
     }
 
-    /// [`Sandbox::sh`] with a `mb` MB tmpfs over the prepared trees' directory (in the step's
-    /// own mount namespace, mounted from outside: the chroot need not have `mount`).
+    /// [`Sandbox::sh`] with a `mb` MB tmpfs over the prepared trees' directory.
     fn sh_on_tmpfs(&self, mb: u32, script: &str) -> Result<Ran> {
-        let inner = self.script(script);
-        let mut cmd = Command::new("unshare");
-        cmd.args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            "mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" || exit 125; shift 2; exec \"$@\"",
-            "mydev-tmpfs",
-            &format!("{mb}m"),
-        ])
-        .arg(self.path(TREES))
-        .arg(inner.get_program())
-        .args(inner.get_args());
+        let cmd = self
+            .chroot
+            .command_on_tmpfs(TREES, mb, &["sh", "-c", &self.full(script)]);
         self.run(cmd, script)
     }
 
     fn script(&self, script: &str) -> Command {
-        let full = format!(
+        self.chroot.command(&["sh", "-c", &self.full(script)])
+    }
+
+    /// `script` after the fakes' functions.
+    fn full(&self, script: &str) -> String {
+        format!(
             "exec 2>&1\nREAL={}\n. /tmp/mydev-scenarios.sh\n{script}",
             shell_quote(&self.real)
-        );
-        self.chroot.command(&["sh", "-c", &full])
+        )
     }
 
     fn run(&self, mut cmd: Command, script: &str) -> Result<Ran> {
@@ -137,11 +127,6 @@ impl Sandbox {
     }
 }
 
-/// `apt-get` as the test runs it.
-fn apt(args: &str) -> String {
-    format!("apt-get -q -y -o Acquire::Check-Valid-Until=false {args}")
-}
-
 /// Runs `f` as the test `name`, timed.
 fn check<T>(tally: &mut Tally, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T, ()> {
     let start = Instant::now();
@@ -155,9 +140,8 @@ fn check<T>(tally: &mut Tally, name: &str, f: impl FnOnce() -> Result<T>) -> Res
 }
 
 /// Installs the packages in a fresh chroot of `d`'s release with its kernel's headers, lets
-/// DKMS build, boots Debian's image with the module DKMS installed and runs the walkthrough with
-/// the installed `user_test`, then takes the packages through the rest of their life (see the
-/// module's header). Each step is one test in `tally`.
+/// DKMS build, then takes the packages through the rest of their life (see the module's
+/// header). Each step is one test in `tally`.
 pub fn chroot_test(
     paths: &Paths,
     p: &Packages,
@@ -168,7 +152,7 @@ pub fn chroot_test(
     let phase = Phase::start(
         "package",
         &format!(
-            "apt install of both packages in a fresh {} chroot, DKMS for {}, boot, upgrade, \
+            "apt install of both packages in a fresh {} chroot, DKMS for {}, upgrade, \
              kernels, a full /var, removal",
             d.suite, kernel.version
         ),

@@ -172,6 +172,11 @@ fn file_name(p: &Path) -> Result<String> {
         .context("a package's file name")
 }
 
+/// `apt-get` as the package test runs it (the registry's Release files are past Valid-Until).
+fn apt(args: &str) -> String {
+    format!("apt-get -q -y -o Acquire::Check-Valid-Until=false {args}")
+}
+
 /// The last `n` lines of `text`.
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();

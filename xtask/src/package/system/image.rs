@@ -11,7 +11,7 @@ use crate::cache::cache_key;
 use crate::kernels::chroot::Chroot;
 use crate::kernels::stock::{self, Distro};
 use crate::package::build::put;
-use crate::package::{Packages, file_name};
+use crate::package::{Packages, apt, file_name};
 use crate::paths::Paths;
 use crate::setup;
 use crate::ui::{Phase, fmt_duration, run_logged};
@@ -95,12 +95,11 @@ pub struct Image {
 
 /// The `apt-get` line of the README's "Install on Debian", with the packages' files.
 pub fn readme_install_line(release: &str, p: &Packages) -> Result<String> {
-    Ok(format!(
-        "apt-get -q -y -o Acquire::Check-Valid-Until=false install linux-headers-{release} \
-         /tmp/{} /tmp/{}",
+    Ok(apt(&format!(
+        "install linux-headers-{release} /tmp/{} /tmp/{}",
         file_name(&p.dkms)?,
         file_name(&p.tools)?
-    ))
+    )))
 }
 
 fn sha256(path: &Path) -> Result<String> {
@@ -225,10 +224,7 @@ fn make_root(
     let before = std::fs::metadata(log)?.len() as usize;
     sh(
         "apt install (system image)",
-        &format!(
-            "apt-get -q -o Acquire::Check-Valid-Until=false update\n{}",
-            readme_install_line(release, p)?
-        ),
+        &format!("{}\n{}", apt("update"), readme_install_line(release, p)?),
     )?;
     // What the installation said of each kernel (the postinst's closing lines).
     let said: String = std::fs::read_to_string(log)?
